@@ -1,0 +1,30 @@
+// A node:test reporter that writes the totals as one JSON line
+// ({"passed":N,"failed":N,"skipped":N}) for test/run-all to add up.
+// Use it beside a human reporter: --test-reporter=<this> --test-reporter-destination=FILE.
+import type { TestEvent } from 'node:test/reporters';
+
+export interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+interface TestResultData {
+  skip?: string | boolean;
+  todo?: string | boolean;
+  details: { type?: string };
+}
+
+export default async function* countReporter(source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
+  const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
+  for await (const event of source) {
+    if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
+    const data = event.data as TestResultData;
+    // Suites (describe) pass or fail through their tests; count tests only.
+    if (data.details.type === 'suite') continue;
+    if (data.skip !== undefined && data.skip !== false) counts.skipped++;
+    else if (event.type === 'test:pass') counts.passed++;
+    else counts.failed++;
+  }
+  yield `${JSON.stringify(counts)}\n`;
+}
