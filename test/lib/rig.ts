@@ -1,8 +1,8 @@
 // Helpers for tests that run inside the rig's VM (test/vm/run): mediated
 // device instances of the kernel's sample drivers, and the vkms card.
-import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { basename } from 'node:path';
+import { createInstance, getInstance, listTypes, removeInstance, type MdevInstance } from 'vfio-display';
 
 /** Set by test/vm/run: the writable share inside the guest. */
 export const rigOut = process.env.VFIO_DISPLAY_RIG_OUT;
@@ -18,55 +18,30 @@ export function requireRig(): string {
   return rigOut;
 }
 
-const MDEV_BUS = '/sys/class/mdev_bus';
-const MDEV_DEVICES = '/sys/bus/mdev/devices';
-
-export interface MdevInstance extends Disposable {
-  readonly uuid: string;
-  readonly parent: string;
-  readonly type: string;
-  /** /sys/bus/mdev/devices/<uuid> */
-  readonly sysfsPath: string;
-  readonly iommuGroup: number;
+export interface MdevHandle extends MdevInstance, Disposable {
   /** /dev/vfio/<group> */
   readonly groupNode: string;
-  /** /dev/vfio/devices/vfioN, or null where the kernel has no VFIO cdev. */
-  readonly cdev: string | null;
   /** Removes the instance; later calls do nothing. */
   remove(): void;
 }
 
-/** Types a parent offers (e.g. "mbochs" offers "mbochs-small"). */
+/** Type ids a parent offers (e.g. "mbochs" offers "mbochs-small"). */
 export function mdevTypes(parent: string): string[] {
-  return readdirSync(join(MDEV_BUS, parent, 'mdev_supported_types')).sort();
+  return listTypes(parent).map((t) => t.id);
 }
 
 /** Creates an instance of `type` under `parent`; remove it (or `using` it) when done. */
-export function createMdev(parent: string, type: string): MdevInstance {
-  const uuid = randomUUID();
-  writeFileSync(join(MDEV_BUS, parent, 'mdev_supported_types', type, 'create'), uuid);
-  const sysfsPath = join(MDEV_DEVICES, uuid);
+export function createMdev(parent: string, type: string): MdevHandle {
+  const uuid = createInstance(parent, type);
   let removed = false;
   const remove = (): void => {
     if (removed) return;
     removed = true;
-    writeFileSync(join(sysfsPath, 'remove'), '1');
+    removeInstance(uuid);
   };
   try {
-    const iommuGroup = Number(basename(readlinkSync(join(sysfsPath, 'iommu_group'))));
-    const vfioDev = join(sysfsPath, 'vfio-dev');
-    const cdevName = existsSync(vfioDev) ? readdirSync(vfioDev)[0] : undefined;
-    return {
-      uuid,
-      parent,
-      type,
-      sysfsPath,
-      iommuGroup,
-      groupNode: `/dev/vfio/${iommuGroup}`,
-      cdev: cdevName === undefined ? null : `/dev/vfio/devices/${cdevName}`,
-      remove,
-      [Symbol.dispose]: remove,
-    };
+    const instance = getInstance(uuid);
+    return { ...instance, groupNode: `/dev/vfio/${String(instance.iommuGroup)}`, remove, [Symbol.dispose]: remove };
   } catch (err) {
     remove();
     throw err;

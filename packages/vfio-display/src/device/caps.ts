@@ -1,0 +1,103 @@
+// VFIO capability chains (device, region and — with the extension — IRQ
+// info). The bytes come from a driver, so the walk trusts nothing: every
+// header must lie inside the buffer, after the fixed struct, 4-byte aligned,
+// and each `next` must point past the current capability, which rules out
+// loops, backward links and overlaps, and bounds the walk by the buffer size.
+import { MalformedReplyError } from '../errors.js';
+import { decode, readField, viewOf } from '../uapi/codec.js';
+import {
+  VFIO_REGION_INFO_CAP_MSIX_MAPPABLE,
+  VFIO_REGION_INFO_CAP_SPARSE_MMAP,
+  VFIO_REGION_INFO_CAP_TYPE,
+  vfio_info_cap_header,
+  vfio_region_info_cap_sparse_mmap,
+  vfio_region_info_cap_type,
+  vfio_region_sparse_mmap_area,
+} from '../uapi/vfio.js';
+
+export interface RawCapability {
+  readonly id: number;
+  readonly version: number;
+  /** Offset of the header in the info buffer. */
+  readonly offset: number;
+  /** Bytes from the header to the next capability (or the buffer's end). */
+  readonly length: number;
+}
+
+/**
+ * Walks the chain starting at `first` (the info struct's cap_offset) in
+ * `bytes` (the whole info buffer); `fixedSize` is the struct's own size,
+ * which capabilities must follow.
+ */
+export function walkCapabilities(bytes: Uint8Array, first: number, fixedSize: number, what: string): RawCapability[] {
+  const view = viewOf(bytes);
+  const caps: RawCapability[] = [];
+  const bad = (why: string): MalformedReplyError => new MalformedReplyError(`${what}: malformed capability chain: ${why}`);
+  let offset = first;
+  while (offset !== 0) {
+    if (offset < fixedSize) throw bad(`capability at ${offset} overlaps the ${fixedSize}-byte info struct`);
+    if (offset % 4 !== 0) throw bad(`capability at ${offset} is misaligned`);
+    if (offset + vfio_info_cap_header.size > bytes.length) throw bad(`capability at ${offset} lies beyond the ${bytes.length}-byte buffer`);
+    const id = readField(view, vfio_info_cap_header.fields.id, offset);
+    const version = readField(view, vfio_info_cap_header.fields.version, offset);
+    const next = readField(view, vfio_info_cap_header.fields.next, offset);
+    if (next !== 0 && next < offset + vfio_info_cap_header.size) {
+      throw bad(`capability at ${offset} links ${next <= offset ? 'backwards' : 'into its own header'} (next = ${next})`);
+    }
+    if (next > bytes.length) throw bad(`capability at ${offset} links beyond the buffer (next = ${next})`);
+    caps.push({ id, version, offset, length: (next === 0 ? bytes.length : next) - offset });
+    offset = next;
+  }
+  return caps;
+}
+
+export interface SparseMmapArea {
+  /** Offset inside the region. */
+  readonly offset: number;
+  readonly size: number;
+}
+
+/** A region's capabilities, decoded. Unknown ids are kept with their raw bytes. */
+export type RegionCapability =
+  | { readonly kind: 'sparse-mmap'; readonly version: number; readonly areas: readonly SparseMmapArea[] }
+  | { readonly kind: 'type'; readonly version: number; readonly type: number; readonly subtype: number }
+  | { readonly kind: 'msix-mappable'; readonly version: number }
+  | { readonly kind: 'unknown'; readonly id: number; readonly version: number; readonly bytes: Uint8Array };
+
+/** A u64 from the kernel as a number; sizes and offsets beyond 2^53 are not real. */
+export function safeNumber(value: bigint, field: string, what: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new MalformedReplyError(`${what}: ${field} ${value} is out of range`);
+  return Number(value);
+}
+
+export function decodeRegionCapabilities(bytes: Uint8Array, first: number, fixedSize: number, what: string): RegionCapability[] {
+  const view = viewOf(bytes);
+  return walkCapabilities(bytes, first, fixedSize, what).map((cap): RegionCapability => {
+    const need = (size: number, name: string): void => {
+      if (cap.length < size) throw new MalformedReplyError(`${what}: ${name} capability at ${cap.offset} needs ${size} bytes, has ${cap.length}`);
+    };
+    switch (cap.id) {
+      case VFIO_REGION_INFO_CAP_SPARSE_MMAP: {
+        need(vfio_region_info_cap_sparse_mmap.size, 'sparse mmap');
+        const { nr_areas } = decode(vfio_region_info_cap_sparse_mmap, view, cap.offset);
+        const areaSize = vfio_region_sparse_mmap_area.size;
+        need(vfio_region_info_cap_sparse_mmap.size + nr_areas * areaSize, `sparse mmap (${nr_areas} areas)`);
+        const areas: SparseMmapArea[] = [];
+        for (let i = 0; i < nr_areas; i++) {
+          const area = decode(vfio_region_sparse_mmap_area, view, cap.offset + vfio_region_info_cap_sparse_mmap.size + i * areaSize);
+          areas.push({ offset: safeNumber(area.offset, 'sparse area offset', what), size: safeNumber(area.size, 'sparse area size', what) });
+        }
+        return { kind: 'sparse-mmap', version: cap.version, areas };
+      }
+      case VFIO_REGION_INFO_CAP_TYPE: {
+        need(vfio_region_info_cap_type.size, 'type');
+        const { type, subtype } = decode(vfio_region_info_cap_type, view, cap.offset);
+        return { kind: 'type', version: cap.version, type, subtype };
+      }
+      case VFIO_REGION_INFO_CAP_MSIX_MAPPABLE:
+        return { kind: 'msix-mappable', version: cap.version };
+      default:
+        return { kind: 'unknown', id: cap.id, version: cap.version, bytes: bytes.slice(cap.offset, cap.offset + cap.length) };
+    }
+  });
+}

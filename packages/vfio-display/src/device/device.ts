@@ -1,0 +1,329 @@
+// An open VFIO device: info, regions (with capabilities), IRQs, region
+// read/write/mmap, reset. Opening lives in open.ts.
+import { ClosedError, InvalidArgumentError, MalformedReplyError, UnsupportedError, fromSystemError } from '../errors.js';
+import type { EventFd } from '../eventfd.js';
+import type { OwnedFd } from '../fd.js';
+import { native } from '../native.js';
+import { ioctl, pread, pwrite } from '../sys.js';
+import { decode, encode, viewOf } from '../uapi/codec.js';
+import * as v from '../uapi/vfio.js';
+import { decodeRegionCapabilities, safeNumber, type RegionCapability } from './caps.js';
+
+export type OpenedVia = 'iommufd' | 'type1' | 'borrowed';
+
+export interface DeviceInfo {
+  readonly flags: number;
+  readonly reset: boolean;
+  readonly pci: boolean;
+  readonly numRegions: number;
+  readonly numIrqs: number;
+}
+
+export interface RegionInfo {
+  readonly index: number;
+  readonly flags: number;
+  readonly readable: boolean;
+  readonly writable: boolean;
+  readonly mappable: boolean;
+  readonly size: number;
+  /** Offset of the region in the device fd. */
+  readonly offset: number;
+  readonly capabilities: readonly RegionCapability[];
+}
+
+export interface IrqInfo {
+  readonly index: number;
+  readonly flags: number;
+  readonly eventfd: boolean;
+  readonly maskable: boolean;
+  readonly automasked: boolean;
+  readonly noresize: boolean;
+  readonly count: number;
+}
+
+export type IrqAction = 'trigger' | 'mask' | 'unmask';
+
+export interface SetIrqsRequest {
+  readonly index: number;
+  readonly start?: number;
+  readonly action: IrqAction;
+  /**
+   * 'none': act on `count` interrupts (default 1) without data;
+   * booleans: one per interrupt; eventfds (or -1 to unassign): one per
+   * interrupt, for 'trigger' to signal them and for 'unmask' to unmask
+   * through them. 'none' with count 0 and 'trigger' tears signalling down.
+   */
+  readonly data: 'none' | readonly boolean[] | readonly (EventFd | number)[];
+  readonly count?: number;
+}
+
+/** A region mmap. `bytes` is empty after unmap(). */
+export class RegionMapping implements Disposable {
+  readonly #buffer: ArrayBuffer;
+  readonly bytes: Uint8Array;
+  readonly regionIndex: number;
+  /** Offset inside the region. */
+  readonly offset: number;
+
+  constructor(buffer: ArrayBuffer, regionIndex: number, offset: number) {
+    this.#buffer = buffer;
+    this.bytes = new Uint8Array(buffer);
+    this.regionIndex = regionIndex;
+    this.offset = offset;
+  }
+
+  get mapped(): boolean {
+    return this.#buffer.byteLength > 0;
+  }
+
+  unmap(): void {
+    native.munmap(this.#buffer);
+  }
+
+  [Symbol.dispose](): void {
+    this.unmap();
+  }
+}
+
+const ACTIONS: Record<IrqAction, number> = {
+  trigger: v.VFIO_IRQ_SET_ACTION_TRIGGER,
+  mask: v.VFIO_IRQ_SET_ACTION_MASK,
+  unmask: v.VFIO_IRQ_SET_ACTION_UNMASK,
+};
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+/** Indexes probed by regions(): num_regions is not an upper bound (mdpy's display region is 16). */
+const REGION_PROBE_LIMIT = 32;
+
+export class VfioDevice implements Disposable {
+  readonly #device: OwnedFd | number;
+  /** Group, container or iommufd fds that must outlive the device fd. */
+  readonly #holders: readonly OwnedFd[];
+  readonly #regions = new Map<number, RegionInfo>();
+  #info: DeviceInfo | undefined;
+  /** The device's name: its mdev UUID, or what it was opened as. */
+  readonly name: string;
+  /** How the device fd was obtained. */
+  readonly via: OpenedVia;
+
+  /** @internal Use openDevice() or VfioDevice.fromFd(). */
+  constructor(device: OwnedFd | number, holders: readonly OwnedFd[], name: string, via: OpenedVia) {
+    this.#device = device;
+    this.#holders = holders;
+    this.name = name;
+    this.via = via;
+  }
+
+  /**
+   * Wraps a device fd someone else owns (QEMU's, shared with a helper).
+   * close() then forgets the fd without closing it.
+   */
+  static fromFd(fd: number, name = `fd ${fd}`): VfioDevice {
+    if (!Number.isInteger(fd) || fd < 0) throw new InvalidArgumentError(`not a file descriptor: ${fd}`);
+    return new VfioDevice(fd, [], name, 'borrowed');
+  }
+
+  #closed = false;
+
+  /** The device fd (borrowed from this object: do not close it). */
+  get fd(): number {
+    if (typeof this.#device !== 'number') return this.#device.fd;
+    if (this.#closed) throw new ClosedError(`VFIO device ${this.name}`);
+    return this.#device;
+  }
+
+  get closed(): boolean {
+    return typeof this.#device === 'number' ? this.#closed : this.#device.closed;
+  }
+
+  /** Closes the device fd, then the fds that held it open. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    if (typeof this.#device !== 'number') this.#device.close();
+    for (const holder of this.#holders) holder.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** `ioctl` on the device fd; `what` names the operation for errors. */
+  ioctl(request: number, arg: Uint8Array | number, name: string, what: string): number {
+    return ioctl(this.fd, request, arg, name, `${what} (${this.name})`);
+  }
+
+  info(): DeviceInfo {
+    if (this.#info && !this.closed) return this.#info;
+    const bytes = encode(v.vfio_device_info, { argsz: v.vfio_device_info.size });
+    this.ioctl(v.VFIO_DEVICE_GET_INFO, bytes, 'VFIO_DEVICE_GET_INFO', 'get device info');
+    const raw = decode(v.vfio_device_info, viewOf(bytes));
+    this.#info = {
+      flags: raw.flags,
+      reset: (raw.flags & v.VFIO_DEVICE_FLAGS_RESET) !== 0,
+      pci: (raw.flags & v.VFIO_DEVICE_FLAGS_PCI) !== 0,
+      numRegions: raw.num_regions,
+      numIrqs: raw.num_irqs,
+    };
+    return this.#info;
+  }
+
+  /** A region's info with its capabilities (asked twice when they do not fit). Cached. */
+  region(index: number): RegionInfo {
+    checkIndex(index, 'region');
+    const cached = this.#regions.get(index);
+    if (cached && !this.closed) return cached;
+    const what = `get info of region ${index}`;
+    // Ask with the bare struct first: drivers reject an argsz larger than
+    // what they fill (6.12 mbochs: EINVAL above 48), and report the size
+    // their capabilities need.
+    let argsz: number = v.vfio_region_info.size;
+    let bytes = encode(v.vfio_region_info, { argsz, index }, argsz);
+    this.ioctl(v.VFIO_DEVICE_GET_REGION_INFO, bytes, 'VFIO_DEVICE_GET_REGION_INFO', what);
+    let raw = decode(v.vfio_region_info, viewOf(bytes));
+    if (raw.argsz > argsz) {
+      if (raw.argsz > 1 << 16) throw new MalformedReplyError(`${what} (${this.name}): the kernel asks for an argsz of ${raw.argsz}`);
+      argsz = raw.argsz;
+      bytes = encode(v.vfio_region_info, { argsz, index }, argsz);
+      this.ioctl(v.VFIO_DEVICE_GET_REGION_INFO, bytes, 'VFIO_DEVICE_GET_REGION_INFO', what);
+      raw = decode(v.vfio_region_info, viewOf(bytes));
+    }
+    const hasCaps = (raw.flags & v.VFIO_REGION_INFO_FLAG_CAPS) !== 0 && raw.cap_offset !== 0;
+    const info: RegionInfo = {
+      index,
+      flags: raw.flags,
+      readable: (raw.flags & v.VFIO_REGION_INFO_FLAG_READ) !== 0,
+      writable: (raw.flags & v.VFIO_REGION_INFO_FLAG_WRITE) !== 0,
+      mappable: (raw.flags & v.VFIO_REGION_INFO_FLAG_MMAP) !== 0,
+      size: safeNumber(raw.size, 'region size', what),
+      offset: safeNumber(raw.offset, 'region offset', what),
+      capabilities: hasCaps ? decodeRegionCapabilities(bytes.subarray(0, Math.min(raw.argsz, argsz)), raw.cap_offset, v.vfio_region_info.size, `${what} (${this.name})`) : [],
+    };
+    this.#regions.set(index, info);
+    return info;
+  }
+
+  /**
+   * Every region the device answers for: indexes below num_regions and,
+   * since device-specific regions may lie beyond it, up to 32.
+   */
+  regions(): RegionInfo[] {
+    const out: RegionInfo[] = [];
+    const limit = Math.max(this.info().numRegions, REGION_PROBE_LIMIT);
+    for (let index = 0; index < limit; index++) {
+      try {
+        out.push(this.region(index));
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EINVAL') throw err;
+      }
+    }
+    return out;
+  }
+
+  /** The first region with a TYPE capability of this type/subtype, or undefined. */
+  findRegion(type: number, subtype: number): RegionInfo | undefined {
+    return this.regions().find((r) => r.capabilities.some((c) => c.kind === 'type' && c.type === type && c.subtype === subtype));
+  }
+
+  #checkRange(region: RegionInfo, offset: number, length: number, access: string): void {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > region.size) {
+      throw new InvalidArgumentError(`${access} of region ${region.index}: ${length} bytes at ${offset} lie outside its ${region.size} bytes`);
+    }
+  }
+
+  /** Reads `length` bytes at `offset` inside region `index` (pread on the device fd). */
+  read(index: number, offset: number, length: number): Uint8Array {
+    const region = this.region(index);
+    if (!region.readable) throw new UnsupportedError(`region ${index} of ${this.name} is not readable`);
+    this.#checkRange(region, offset, length, 'read');
+    const out = new Uint8Array(length);
+    const n = pread(this.fd, out, region.offset + offset, `read region ${index} of ${this.name}`);
+    if (n !== length) throw new MalformedReplyError(`read region ${index} of ${this.name}: ${n} of ${length} bytes`);
+    return out;
+  }
+
+  /** Writes `bytes` at `offset` inside region `index` (pwrite on the device fd). */
+  write(index: number, offset: number, bytes: Uint8Array): void {
+    const region = this.region(index);
+    if (!region.writable) throw new UnsupportedError(`region ${index} of ${this.name} is not writable`);
+    this.#checkRange(region, offset, bytes.length, 'write');
+    const n = pwrite(this.fd, bytes, region.offset + offset, `write region ${index} of ${this.name}`);
+    if (n !== bytes.length) throw new MalformedReplyError(`write region ${index} of ${this.name}: ${n} of ${bytes.length} bytes`);
+  }
+
+  /**
+   * Maps `length` bytes (default: the rest of the region) at a page-aligned
+   * `offset` of region `index`. Where the region has sparse mmap areas, the
+   * range must lie inside one of them.
+   */
+  mmap(index: number, options: { offset?: number; length?: number; writable?: boolean } = {}): RegionMapping {
+    const region = this.region(index);
+    const { offset = 0, length = region.size - offset, writable = region.writable } = options;
+    if (!region.mappable) throw new UnsupportedError(`region ${index} of ${this.name} cannot be mmapped`);
+    this.#checkRange(region, offset, length, 'mmap');
+    if (length === 0 || offset % 4096 !== 0) throw new InvalidArgumentError(`mmap of region ${index}: offset must be page-aligned and length > 0`);
+    const sparse = region.capabilities.find((c) => c.kind === 'sparse-mmap');
+    if (sparse && !sparse.areas.some((a) => offset >= a.offset && offset + length <= a.offset + a.size)) {
+      throw new InvalidArgumentError(`mmap of region ${index}: ${length} bytes at ${offset} are not inside one of its sparse mmap areas`);
+    }
+    try {
+      const buffer = native.mmap(this.fd, length, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, region.offset + offset);
+      return new RegionMapping(buffer, index, offset);
+    } catch (err) {
+      throw fromSystemError(err, `mmap region ${index} of ${this.name}`);
+    }
+  }
+
+  irq(index: number): IrqInfo {
+    checkIndex(index, 'IRQ');
+    const bytes = encode(v.vfio_irq_info, { argsz: v.vfio_irq_info.size, index });
+    this.ioctl(v.VFIO_DEVICE_GET_IRQ_INFO, bytes, 'VFIO_DEVICE_GET_IRQ_INFO', `get info of IRQ ${index}`);
+    const raw = decode(v.vfio_irq_info, viewOf(bytes));
+    return {
+      index,
+      flags: raw.flags,
+      eventfd: (raw.flags & v.VFIO_IRQ_INFO_EVENTFD) !== 0,
+      maskable: (raw.flags & v.VFIO_IRQ_INFO_MASKABLE) !== 0,
+      automasked: (raw.flags & v.VFIO_IRQ_INFO_AUTOMASKED) !== 0,
+      noresize: (raw.flags & v.VFIO_IRQ_INFO_NORESIZE) !== 0,
+      count: raw.count,
+    };
+  }
+
+  irqs(): IrqInfo[] {
+    return Array.from({ length: this.info().numIrqs }, (_, index) => this.irq(index));
+  }
+
+  setIrqs(request: SetIrqsRequest): void {
+    const { index, start = 0, action, data } = request;
+    checkIndex(index, 'IRQ');
+    checkIndex(start, 'IRQ start');
+    let flags = ACTIONS[action];
+    let payload: Uint8Array;
+    if (data === 'none' || data.length === 0) {
+      flags |= v.VFIO_IRQ_SET_DATA_NONE;
+      payload = new Uint8Array(0);
+    } else if (data.every((d) => typeof d === 'boolean')) {
+      flags |= v.VFIO_IRQ_SET_DATA_BOOL;
+      payload = Uint8Array.from(data, (b) => (b ? 1 : 0));
+    } else {
+      flags |= v.VFIO_IRQ_SET_DATA_EVENTFD;
+      payload = new Uint8Array(new Int32Array(data.map((d) => (typeof d === 'number' ? d : (d).fd))).buffer);
+    }
+    const count = data === 'none' ? (request.count ?? 1) : data.length;
+    checkIndex(count, 'IRQ count');
+    const argsz = v.vfio_irq_set.size + payload.length;
+    const bytes = encode(v.vfio_irq_set, { argsz, flags, index, start, count }, argsz);
+    bytes.set(payload, v.vfio_irq_set.size);
+    this.ioctl(v.VFIO_DEVICE_SET_IRQS, bytes, 'VFIO_DEVICE_SET_IRQS', `${action} IRQ ${index}`);
+  }
+
+  reset(): void {
+    this.ioctl(v.VFIO_DEVICE_RESET, 0, 'VFIO_DEVICE_RESET', 'reset');
+  }
+}
+
+function checkIndex(index: number, what: string): void {
+  if (!Number.isInteger(index) || index < 0 || index > 0xffffffff) throw new InvalidArgumentError(`${what} index must be a u32, not ${index}`);
+}

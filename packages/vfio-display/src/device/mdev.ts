@@ -1,0 +1,148 @@
+// Mediated devices in sysfs: parents, their types, instances; create and
+// remove. Every name that becomes part of a path is validated first, so no
+// argument can walk out of the sysfs directories.
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fromSystemError, InvalidArgumentError, NotFoundError } from '../errors.js';
+
+const MDEV_BUS = '/sys/class/mdev_bus';
+const MDEV_DEVICES = '/sys/bus/mdev/devices';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:+-]*$/;
+
+/** Returns the UUID in lower case, or throws InvalidArgumentError. */
+export function validateUuid(uuid: string): string {
+  if (!UUID.test(uuid)) throw new InvalidArgumentError(`not an mdev UUID: ${JSON.stringify(uuid)} (expected 8-4-4-4-12 hex digits)`);
+  return uuid.toLowerCase();
+}
+
+function validateName(kind: string, name: string): string {
+  if (!NAME.test(name) || name.length > 255) throw new InvalidArgumentError(`not a valid mdev ${kind} name: ${JSON.stringify(name)}`);
+  return name;
+}
+
+function readAttr(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function listDir(path: string, what: string): string[] {
+  try {
+    return readdirSync(path).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw fromSystemError(err, `list ${what}`, { path });
+  }
+}
+
+export interface MdevType {
+  /** The sysfs id, e.g. "mbochs-small" or "i915-GVTg_V5_4". */
+  readonly id: string;
+  readonly parent: string;
+  /** The driver's name for it, if it gives one. */
+  readonly name: string | undefined;
+  readonly description: string | undefined;
+  readonly availableInstances: number | undefined;
+  /** "vfio-pci" for display devices. */
+  readonly deviceApi: string | undefined;
+}
+
+export interface MdevParent {
+  /** The parent device's name in /sys/class/mdev_bus, e.g. "mbochs" or "0000:00:02.0". */
+  readonly name: string;
+  readonly types: readonly MdevType[];
+}
+
+export function listParents(): MdevParent[] {
+  return listDir(MDEV_BUS, 'mdev parents').map((name) => ({ name, types: listTypes(name) }));
+}
+
+export function listTypes(parent: string): MdevType[] {
+  const dir = join(MDEV_BUS, validateName('parent', parent), 'mdev_supported_types');
+  if (!existsSync(dir)) throw new NotFoundError(`no mdev parent ${JSON.stringify(parent)} (see /sys/class/mdev_bus)`, { path: dir });
+  return listDir(dir, `mdev types of ${parent}`).map((id) => {
+    const attr = (name: string): string | undefined => readAttr(join(dir, id, name));
+    const available = attr('available_instances');
+    return {
+      id,
+      parent,
+      name: attr('name'),
+      description: attr('description'),
+      availableInstances: available === undefined ? undefined : Number(available),
+      deviceApi: attr('device_api'),
+    };
+  });
+}
+
+export interface MdevInstance {
+  readonly uuid: string;
+  readonly parent: string;
+  readonly type: string;
+  /** /sys/bus/mdev/devices/<uuid> */
+  readonly sysfsPath: string;
+  /** The bound driver ("vfio_mdev" / the parent's), or null. */
+  readonly driver: string | null;
+  readonly iommuGroup: number | null;
+  /** /dev/vfio/devices/vfioN where the kernel has VFIO cdevs, else null. */
+  readonly cdev: string | null;
+}
+
+function linkName(path: string): string | null {
+  try {
+    return basename(readlinkSync(path));
+  } catch {
+    return null;
+  }
+}
+
+/** The instance with this UUID; NotFoundError if there is none. */
+export function getInstance(uuid: string): MdevInstance {
+  const id = validateUuid(uuid);
+  const sysfsPath = join(MDEV_DEVICES, id);
+  if (!existsSync(sysfsPath)) throw new NotFoundError(`no mdev instance ${id} (see ${MDEV_DEVICES})`, { path: sysfsPath });
+  const group = linkName(join(sysfsPath, 'iommu_group'));
+  const cdevName = listDir(join(sysfsPath, 'vfio-dev'), `VFIO cdev of ${id}`)[0];
+  return {
+    uuid: id,
+    parent: basename(join(readlinkSync(sysfsPath), '..')),
+    type: linkName(join(sysfsPath, 'mdev_type')) ?? '',
+    sysfsPath,
+    driver: linkName(join(sysfsPath, 'driver')),
+    iommuGroup: group === null ? null : Number(group),
+    cdev: cdevName === undefined ? null : `/dev/vfio/devices/${cdevName}`,
+  };
+}
+
+export function listInstances(): MdevInstance[] {
+  return listDir(MDEV_DEVICES, 'mdev instances')
+    .filter((name) => UUID.test(name))
+    .map(getInstance);
+}
+
+/** Creates an instance of `type` under `parent`; returns its UUID. */
+export function createInstance(parent: string, type: string, uuid: string = randomUUID()): string {
+  const id = validateUuid(uuid);
+  const dir = join(MDEV_BUS, validateName('parent', parent), 'mdev_supported_types', validateName('type', type));
+  if (!existsSync(dir)) throw new NotFoundError(`no mdev type ${JSON.stringify(type)} under ${JSON.stringify(parent)}`, { path: dir });
+  try {
+    writeFileSync(join(dir, 'create'), id);
+  } catch (err) {
+    throw fromSystemError(err, `create mdev ${type} under ${parent}`, { path: join(dir, 'create') });
+  }
+  return id;
+}
+
+export function removeInstance(uuid: string): void {
+  const path = join(MDEV_DEVICES, validateUuid(uuid), 'remove');
+  if (!existsSync(path)) throw new NotFoundError(`no mdev instance ${uuid}`, { path });
+  try {
+    writeFileSync(path, '1');
+  } catch (err) {
+    throw fromSystemError(err, `remove mdev ${uuid}`, { path });
+  }
+}

@@ -1,0 +1,83 @@
+// Display changes as an async iterator. Without a change notification from
+// the kernel (upstream has none), the planes are polled on a timer and a
+// change is yielded only when a query answer differs; the kernel-patches
+// series adds an eventfd, and the iterator then waits on it instead. The
+// API is the same in both modes, and says which is in use.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PlaneInfo, PlaneType } from './plane.js';
+
+export type ChangeSource = 'event' | 'timer';
+
+export interface DisplayChange {
+  /** Counts the changes this iterator yielded, from 1. */
+  readonly seq: number;
+  readonly source: ChangeSource;
+  readonly primary: PlaneInfo | null;
+  readonly cursor: PlaneInfo | null;
+  /** What differs from the previous change (everything on the first). */
+  readonly changed: { readonly primary: boolean; readonly cursor: boolean; readonly mode: boolean };
+  /** process.hrtime.bigint() when the change was seen. */
+  readonly seenAt: bigint;
+}
+
+export interface ChangesOptions {
+  readonly signal?: AbortSignal;
+  /** Timer mode: milliseconds between polls (default 16). */
+  readonly periodMs?: number;
+  /** Keep the process alive while waiting (default true: the caller is waiting for it). */
+  readonly keepAlive?: boolean;
+}
+
+export interface ChangeStream extends AsyncIterableIterator<DisplayChange> {
+  /** 'event' where the kernel signals changes, 'timer' where the planes are polled. */
+  readonly source: ChangeSource;
+}
+
+export type QueryPlane = (type: PlaneType) => PlaneInfo | null;
+
+/** Same buffer and geometry (what a consumer has to react to). */
+export function samePlane(a: PlaneInfo | null, b: PlaneInfo | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.drmFormat === b.drmFormat &&
+    a.modifier === b.modifier &&
+    a.width === b.width &&
+    a.height === b.height &&
+    a.stride === b.stride &&
+    a.size === b.size &&
+    a.x === b.x &&
+    a.y === b.y &&
+    a.hotspot?.x === b.hotspot?.x &&
+    a.hotspot?.y === b.hotspot?.y &&
+    (a.mode === 'dmabuf' ? b.mode === 'dmabuf' && a.dmabufId === b.dmabufId : b.mode === 'region' && a.regionIndex === b.regionIndex)
+  );
+}
+
+export function sameMode(a: PlaneInfo | null, b: PlaneInfo | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.drmFormat === b.drmFormat && a.modifier === b.modifier && a.width === b.width && a.height === b.height && a.stride === b.stride;
+}
+
+/**
+ * Polls `query` every `periodMs` and yields when an answer changed; the
+ * first iteration yields the current state. `withCursor` is false for
+ * region-mode devices, whose drivers answer only for the primary plane.
+ */
+export async function* pollChanges(query: QueryPlane, withCursor: boolean, options: ChangesOptions): AsyncGenerator<DisplayChange> {
+  const { signal, periodMs = 16, keepAlive = true } = options;
+  let seq = 0;
+  let primary: PlaneInfo | null | undefined;
+  let cursor: PlaneInfo | null | undefined;
+  for (;;) {
+    signal?.throwIfAborted();
+    const p = query('primary');
+    const c = withCursor ? query('cursor') : null;
+    const changed = { primary: primary === undefined || !samePlane(primary, p), cursor: cursor === undefined || !samePlane(cursor, c), mode: primary === undefined || !sameMode(primary, p) };
+    if (changed.primary || changed.cursor) {
+      primary = p;
+      cursor = c;
+      yield { seq: ++seq, source: 'timer', primary: p, cursor: c, changed, seenAt: process.hrtime.bigint() };
+    }
+    await sleep(periodMs, undefined, signal ? { signal, ref: keepAlive } : { ref: keepAlive });
+  }
+}

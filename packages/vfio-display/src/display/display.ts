@@ -1,0 +1,132 @@
+// A vGPU's display: probe (dma-buf, then region, as QEMU does), plane
+// queries, dma-bufs or region framebuffers, the EDID region, changes.
+import type { VfioDevice } from '../device/device.js';
+import { openDevice, type DeviceTarget, type OpenOptions } from '../device/open.js';
+import { UnsupportedError } from '../errors.js';
+import * as v from '../uapi/vfio.js';
+import { abortSignal, lazySchema, parse } from '../validate.js';
+import { pollChanges, type ChangesOptions, type ChangeStream } from './changes.js';
+import { DmabufCache, type Dmabuf, type DmabufPlane } from './dmabuf.js';
+import { EdidRegion, type EdidLimits } from './edid.js';
+import { generateEdid, parseMode, type DisplayMode, type EdidOptions } from './edid-generator.js';
+import { PlaneQuery, checkPlaneType, type PlaneInfo, type PlaneMode, type PlaneType } from './plane.js';
+import { RegionFramebuffer, type RegionPlane } from './region.js';
+
+export interface DisplayFeatures {
+  /** How planes are delivered: dma-bufs (mbochs, GVT-g) or a device region (mdpy). */
+  readonly planes: PlaneMode;
+  /** The EDID region's limits, or null where the device has none. */
+  readonly edid: EdidLimits | null;
+  /** Whether the kernel signals display changes (kernel-patches/); otherwise changes() polls. */
+  readonly changeEvents: boolean;
+}
+
+export interface DisplayOptions {
+  /** How many exported dma-bufs to keep (default 5, as QEMU). */
+  readonly dmabufCacheSize?: number;
+}
+
+const displayOptions = lazySchema((z) => z.strictObject({ dmabufCacheSize: z.int().min(1).max(64).optional() }));
+const changesOptions = lazySchema((z) =>
+  z.strictObject({ signal: abortSignal(z).optional(), periodMs: z.number().min(1).max(60_000).optional(), keepAlive: z.boolean().optional() }),
+);
+
+export class Display implements Disposable {
+  readonly device: VfioDevice;
+  readonly #ownsDevice: boolean;
+  readonly #planes: PlaneQuery;
+  readonly #dmabufs: DmabufCache;
+  readonly #framebuffer: RegionFramebuffer;
+  readonly #edid: EdidRegion | null;
+  readonly features: DisplayFeatures;
+
+  /**
+   * Wraps an open device (borrowed unless `ownsDevice`). Throws
+   * UnsupportedError if it offers no display.
+   */
+  constructor(device: VfioDevice, options: DisplayOptions & { ownsDevice?: boolean } = {}) {
+    const { ownsDevice = false, ...rest } = options;
+    const { dmabufCacheSize = 5 } = parse(displayOptions, rest, 'display options');
+    this.device = device;
+    this.#ownsDevice = ownsDevice;
+    this.#planes = new PlaneQuery(device);
+    const planes: PlaneMode | undefined = this.#planes.probe('dmabuf') ? 'dmabuf' : this.#planes.probe('region') ? 'region' : undefined;
+    if (planes === undefined) {
+      throw new UnsupportedError(`${device.name} is not a display device: it answers neither dma-buf nor region plane probes`, { code: 'ERR_VFIO_NOT_A_DISPLAY' });
+    }
+    this.#dmabufs = new DmabufCache(device, dmabufCacheSize);
+    this.#framebuffer = new RegionFramebuffer(device);
+    const edidRegion = device.findRegion(v.VFIO_REGION_TYPE_GFX, v.VFIO_REGION_SUBTYPE_GFX_EDID);
+    this.#edid = edidRegion ? new EdidRegion(device, edidRegion) : null;
+    this.features = { planes, edid: this.#edid?.limits() ?? null, changeEvents: false };
+  }
+
+  /** The plane, or null while it is disabled (no mode set, no cursor). */
+  query(type: PlaneType = 'primary'): PlaneInfo | null {
+    checkPlaneType(type);
+    // Region-mode drivers describe only the primary plane (6.12 mdpy answers
+    // the primary's values whatever plane is asked for); QEMU asks them for
+    // nothing else either.
+    if (this.features.planes === 'region' && type === 'cursor') return null;
+    return this.#planes.query(this.features.planes, type);
+  }
+
+  /** The dma-buf of a dma-buf plane, exported once per buffer and cached (the cache owns it). */
+  dmabuf(plane: DmabufPlane): Dmabuf {
+    return this.#dmabufs.get(plane);
+  }
+
+  /** The bytes of a region plane (a live view of the device's framebuffer). */
+  framebuffer(plane: RegionPlane): Uint8Array {
+    return this.#framebuffer.bytes(plane);
+  }
+
+  /** The EDID region, or null where the device has none. */
+  get edid(): EdidRegion | null {
+    return this.#edid;
+  }
+
+  /**
+   * Generates an EDID for `modes` (preferred first), each clamped to the
+   * device's limits, and writes it (link down, blob, link up). Returns the blob.
+   */
+  setModes(modes: readonly (DisplayMode | string)[], options: Omit<EdidOptions, 'modes'> = {}): Uint8Array {
+    const edid = this.#edid;
+    if (!edid) throw new UnsupportedError(`${this.device.name} has no EDID region`, { code: 'ERR_VFIO_NO_EDID' });
+    const { maxXres, maxYres } = edid.limits();
+    const clamped = modes.map(parseMode).map((m) => ({ ...m, width: Math.min(m.width, maxXres ?? m.width), height: Math.min(m.height, maxYres ?? m.height) }));
+    const blob = generateEdid({ ...options, modes: clamped });
+    edid.write(blob);
+    return blob;
+  }
+
+  /** Display changes, by kernel event where available, else by polling every periodMs (16). */
+  changes(options: ChangesOptions = {}): ChangeStream {
+    const parsed = parse(changesOptions, options, 'changes() options') as ChangesOptions;
+    const iterator = pollChanges((type) => this.query(type), this.features.planes === 'dmabuf', parsed);
+    return Object.assign(iterator, { source: 'timer' as const });
+  }
+
+  /** Closes the cached dma-bufs and framebuffer mapping, and the device if owned. Idempotent. */
+  close(): void {
+    this.#dmabufs.clear();
+    this.#framebuffer.close();
+    if (this.#ownsDevice) this.device.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Opens a vGPU and its display; closing the display closes the device. */
+export function openDisplay(target: DeviceTarget, options: OpenOptions & DisplayOptions = {}): Display {
+  const { via, ...displayOpts } = options;
+  const device = openDevice(target, via === undefined ? {} : { via });
+  try {
+    return new Display(device, { ...displayOpts, ownsDevice: true });
+  } catch (err) {
+    device.close();
+    throw err;
+  }
+}

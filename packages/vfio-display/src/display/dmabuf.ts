@@ -1,0 +1,181 @@
+// dma-bufs of a dma-buf display device: export (GET_GFX_DMABUF), the
+// object that owns one, its CPU mapping, and the MRU cache QEMU keeps.
+import { fromSystemError, UnsupportedError } from '../errors.js';
+import type { VfioDevice } from '../device/device.js';
+import { OwnedFd } from '../fd.js';
+import { native } from '../native.js';
+import { ioctl } from '../sys.js';
+import { iow } from '../uapi/ioctl.js';
+import * as v from '../uapi/vfio.js';
+import type { PlaneInfo } from './plane.js';
+
+export type DmabufPlane = Extract<PlaneInfo, { mode: 'dmabuf' }>;
+export type CpuAccess = 'read' | 'write' | 'rw';
+
+// include/uapi/linux/dma-buf.h
+const DMA_BUF_SYNC_READ = 1;
+const DMA_BUF_SYNC_WRITE = 2;
+const DMA_BUF_SYNC_END = 4;
+const DMA_BUF_IOCTL_SYNC = iow(0x62, 0, 8);
+const ACCESS: Record<CpuAccess, number> = { read: DMA_BUF_SYNC_READ, write: DMA_BUF_SYNC_WRITE, rw: DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE };
+
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+
+/** A CPU mapping of a dma-buf. Bracket access with begin()/end() (DMA_BUF_IOCTL_SYNC). */
+export class DmabufMapping implements Disposable {
+  readonly #buffer: ArrayBuffer;
+  readonly #fd: number;
+  readonly #sync = new BigUint64Array(1);
+  readonly bytes: Uint8Array;
+
+  constructor(buffer: ArrayBuffer, fd: number) {
+    this.#buffer = buffer;
+    this.#fd = fd;
+    this.bytes = new Uint8Array(buffer);
+  }
+
+  #syncCall(flags: number): void {
+    this.#sync[0] = BigInt(flags);
+    ioctl(this.#fd, DMA_BUF_IOCTL_SYNC, new Uint8Array(this.#sync.buffer), 'DMA_BUF_IOCTL_SYNC', 'sync a dma-buf for CPU access');
+  }
+
+  begin(access: CpuAccess = 'read'): void {
+    this.#syncCall(ACCESS[access]);
+  }
+
+  end(access: CpuAccess = 'read'): void {
+    this.#syncCall(ACCESS[access] | DMA_BUF_SYNC_END);
+  }
+
+  unmap(): void {
+    native.munmap(this.#buffer);
+  }
+
+  [Symbol.dispose](): void {
+    this.unmap();
+  }
+}
+
+/** One exported dma-buf; owns its fd. */
+export class Dmabuf implements Disposable {
+  readonly #fd: OwnedFd;
+  /** The plane it was exported for. */
+  readonly plane: DmabufPlane;
+
+  constructor(fd: OwnedFd, plane: DmabufPlane) {
+    this.#fd = fd;
+    this.plane = plane;
+  }
+
+  get id(): number {
+    return this.plane.dmabufId;
+  }
+
+  /** The dma-buf fd (borrowed: pass it on, e.g. to KMS import; do not close it). */
+  get fd(): number {
+    return this.#fd.fd;
+  }
+
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
+  /** Maps the plane's bytes for the CPU, where the exporter allows it. */
+  map(options: { writable?: boolean } = {}): DmabufMapping {
+    const prot = PROT_READ | (options.writable ? PROT_WRITE : 0);
+    try {
+      return new DmabufMapping(native.mmap(this.fd, this.plane.size, prot, MAP_SHARED, 0), this.fd);
+    } catch (err) {
+      const e = fromSystemError(err, `mmap dma-buf ${this.id}`);
+      if (e.code === 'EINVAL' || e.code === 'EACCES' || e.code === 'ENODEV') {
+        // Linux 6.12 mbochs exports read-only with the exact (not page-rounded)
+        // size, so most modes cannot be mapped; kernel-patches/0001 fixes it.
+        throw new UnsupportedError(
+          `the exporter refused a CPU mapping of dma-buf ${this.id} (${e.code}${options.writable ? ', writable' : ''}); import it into a GPU or KMS device instead, or use a kernel whose driver supports dma-buf mmap`,
+          { code: 'ERR_VFIO_DMABUF_NOT_MAPPABLE', errno: e.errno, syscall: 'mmap', cause: err },
+        );
+      }
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.#fd.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** GET_GFX_DMABUF for `plane`; the new fd is close-on-exec. */
+export function exportDmabuf(device: VfioDevice, plane: DmabufPlane): Dmabuf {
+  const arg = new Uint8Array(new Uint32Array([plane.dmabufId]).buffer);
+  const fd = device.ioctl(v.VFIO_DEVICE_GET_GFX_DMABUF, arg, 'VFIO_DEVICE_GET_GFX_DMABUF', `export dma-buf ${plane.dmabufId}`);
+  const owned = new OwnedFd(fd, `dma-buf ${plane.dmabufId} of ${device.name}`);
+  try {
+    // Linux 6.12 mbochs passes no O_CLOEXEC to dma_buf_fd(); children (QEMU) must not inherit it.
+    native.fcntl(fd, F_SETFD, FD_CLOEXEC);
+  } catch (err) {
+    owned.close();
+    throw fromSystemError(err, `set close-on-exec on dma-buf ${plane.dmabufId}`);
+  }
+  return new Dmabuf(owned, plane);
+}
+
+const sameBuffer = (a: DmabufPlane, b: DmabufPlane): boolean =>
+  a.drmFormat === b.drmFormat && a.modifier === b.modifier && a.width === b.width && a.height === b.height && a.stride === b.stride && a.size === b.size;
+
+/**
+ * Exported dma-bufs by dmabuf_id, most recently used last. A cached buffer is
+ * reused only while the plane's geometry is the same: drivers reuse freed ids
+ * (GVT-g lowest-first), so an id alone does not name a buffer.
+ */
+export class DmabufCache implements Disposable {
+  readonly #device: VfioDevice;
+  readonly #keep: number;
+  readonly #byId = new Map<number, Dmabuf>();
+
+  constructor(device: VfioDevice, keep = 5) {
+    this.#device = device;
+    this.#keep = keep;
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  get(plane: DmabufPlane): Dmabuf {
+    const cached = this.#byId.get(plane.dmabufId);
+    if (cached) {
+      this.#byId.delete(plane.dmabufId);
+      if (sameBuffer(cached.plane, plane)) {
+        this.#byId.set(plane.dmabufId, cached);
+        return cached;
+      }
+      cached.close();
+    }
+    const dmabuf = exportDmabuf(this.#device, plane);
+    this.#byId.set(plane.dmabufId, dmabuf);
+    for (const [id, old] of this.#byId) {
+      if (this.#byId.size <= this.#keep) break;
+      old.close();
+      this.#byId.delete(id);
+    }
+    return dmabuf;
+  }
+
+  /** Closes every cached dma-buf (after a mode change, or when done). */
+  clear(): void {
+    for (const dmabuf of this.#byId.values()) dmabuf.close();
+    this.#byId.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.clear();
+  }
+}

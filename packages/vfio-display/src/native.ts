@@ -1,0 +1,45 @@
+// The addon's surface, typed. Internal: nothing here is re-exported.
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+/** The shape of errors the addon throws (like Node's SystemError). */
+export interface NativeSystemError extends Error {
+  code: string;
+  /** Negative, as in Node: -22 for EINVAL. */
+  errno: number;
+  syscall: string;
+}
+
+export interface NativeAddon {
+  /** Returns the ioctl's result (>= 0). `arg` is the struct (in/out) or a value. */
+  ioctl(fd: number, request: number, arg: Uint8Array | number, name: string): number;
+  pread(fd: number, buffer: Uint8Array, offset: number): number;
+  pwrite(fd: number, buffer: Uint8Array, offset: number): number;
+  read(fd: number, buffer: Uint8Array): number;
+  write(fd: number, buffer: Uint8Array): number;
+  eventfd(initval: number, flags: number): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+  close(fd: number): void;
+  /** An external ArrayBuffer over the mapping; unmapped on GC or by munmap. */
+  mmap(fd: number, length: number, prot: number, flags: number, offset: number): ArrayBuffer;
+  /** Unmaps and detaches; false if it was already unmapped. */
+  munmap(buffer: ArrayBuffer): boolean;
+  /**
+   * Calls back once on this thread's loop: result >= 0 is the uv_poll event
+   * mask (1 readable, 4 disconnect), else -ETIMEDOUT, -ECANCELED or -errno.
+   * timeoutMs < 0 waits without limit; keepAlive false does not hold the loop.
+   */
+  waitReadable(fd: number, timeoutMs: number, keepAlive: boolean, callback: (result: number) => void): WaitHandle;
+  /** A pending wait calls back now with -ECANCELED. */
+  cancelWait(handle: WaitHandle): void;
+}
+
+declare const waitHandle: unique symbol;
+export interface WaitHandle {
+  readonly [waitHandle]: true;
+}
+
+const require = createRequire(import.meta.url);
+const load = require('node-gyp-build') as (dir: string) => unknown;
+
+export const native = load(join(import.meta.dirname, '..')) as NativeAddon;

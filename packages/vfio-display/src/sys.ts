@@ -1,0 +1,39 @@
+// System calls with typed errors: the addon's calls, each wrapped so a
+// refusal becomes the error class for it (errors.ts) with the operation named.
+import { openSync } from 'node:fs';
+import { fromSystemError } from './errors.js';
+import { native } from './native.js';
+
+/** ioctl(2); `name` is the kernel's name of the request, `what` the operation in words. */
+export function ioctl(fd: number, request: number, arg: Uint8Array | number, name: string, what: string): number {
+  try {
+    return native.ioctl(fd, request, arg, name);
+  } catch (err) {
+    throw fromSystemError(err, what, { ioctl: name });
+  }
+}
+
+/** open(2) read-write, close-on-exec (Node adds O_CLOEXEC). */
+export function openRw(path: string, what: string): number {
+  try {
+    return openSync(path, 'r+');
+  } catch (err) {
+    throw fromSystemError(err, what, { path });
+  }
+}
+
+export function pread(fd: number, buffer: Uint8Array, offset: number, what: string): number {
+  try {
+    return native.pread(fd, buffer, offset);
+  } catch (err) {
+    throw fromSystemError(err, what);
+  }
+}
+
+export function pwrite(fd: number, buffer: Uint8Array, offset: number, what: string): number {
+  try {
+    return native.pwrite(fd, buffer, offset);
+  } catch (err) {
+    throw fromSystemError(err, what);
+  }
+}

@@ -1,0 +1,57 @@
+// Waiting for an fd to become readable, on the caller's event loop (uv_poll
+// in the addon, not the thread pool). Only one wait per fd may be pending:
+// libuv allows one poll handle per fd, so callers serialise their waits.
+import { getSystemErrorName } from 'node:util';
+import { fromSystemError, VfioDisplayError } from './errors.js';
+import { native, type WaitHandle } from './native.js';
+
+const ETIMEDOUT = 110;
+const ECANCELED = 125;
+const UV_DISCONNECT = 4;
+
+export interface WaitOptions {
+  /** Give up after this long and resolve 'timeout'; default: no limit. */
+  timeoutMs?: number;
+  /** Rejects with the signal's reason (an AbortError by default). */
+  signal?: AbortSignal;
+  /** Keep the process alive while waiting (default false). */
+  keepAlive?: boolean;
+}
+
+/** 'readable' also covers hang-up and error conditions: the next read tells which. */
+export type WaitResult = 'readable' | 'disconnected' | 'timeout';
+
+export function waitReadable(fd: number, options: WaitOptions = {}): Promise<WaitResult> {
+  const { timeoutMs = -1, signal, keepAlive = false } = options;
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<WaitResult>((resolve, reject) => {
+    let handle: WaitHandle;
+    const onAbort = (): void => {
+      native.cancelWait(handle);
+    };
+    try {
+      handle = native.waitReadable(fd, timeoutMs, keepAlive, (result) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (result >= 0) resolve(result & UV_DISCONNECT ? 'disconnected' : 'readable');
+        else if (result === -ETIMEDOUT) resolve('timeout');
+        else if (result === -ECANCELED && signal?.aborted) reject(abortReason(signal));
+        else reject(fromSystemError(pollError(result), `wait for fd ${fd}`));
+      });
+    } catch (err) {
+      reject(fromSystemError(err, `wait for fd ${fd}`));
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The signal's reason when it is an Error (an AbortError by default), else a typed one. */
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new VfioDisplayError('the wait was aborted', { code: 'ABORT_ERR', cause: signal.reason });
+}
+
+/** A libuv poll status (negative errno) as a SystemError-shaped error. */
+function pollError(status: number): Error {
+  const code = getSystemErrorName(status);
+  return Object.assign(new Error(`epoll failed: ${code}`), { code, errno: status, syscall: 'epoll_wait' });
+}

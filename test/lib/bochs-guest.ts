@@ -1,0 +1,95 @@
+// A test acting as the guest of an mbochs vGPU: it programs the Bochs DISPI
+// registers through the MMIO BAR (BAR2 + 0x500, 16-bit registers) and draws
+// into VRAM through a BAR0 mmap, as a bochs-drm guest would.
+import { type RegionMapping, type VfioDevice } from 'vfio-display';
+
+const BAR0 = 0;
+const BAR2 = 2;
+const DISPI = 0x500;
+export const DISPI_INDEX = { ID: 0, XRES: 1, YRES: 2, BPP: 3, ENABLE: 4, VIRT_WIDTH: 6, VIRT_HEIGHT: 7, X_OFFSET: 8, Y_OFFSET: 9 } as const;
+const ENABLED_LFB = 0x41; // VBE_DISPI_ENABLED | VBE_DISPI_LFB_ENABLED
+
+export class BochsGuest implements Disposable {
+  readonly #device: VfioDevice;
+  readonly #vram: RegionMapping;
+  width = 0;
+  height = 0;
+
+  constructor(device: VfioDevice) {
+    this.#device = device;
+    this.#vram = device.mmap(BAR0);
+  }
+
+  get vram(): Uint8Array {
+    return this.#vram.bytes;
+  }
+
+  get stride(): number {
+    return this.width * 4;
+  }
+
+  reg(index: number): number {
+    const b = this.#device.read(BAR2, DISPI + 2 * index, 2);
+    return (b[0] ?? 0) | ((b[1] ?? 0) << 8);
+  }
+
+  setReg(index: number, value: number): void {
+    this.#device.write(BAR2, DISPI + 2 * index, Uint8Array.of(value & 0xff, value >> 8));
+  }
+
+  /** XRGB8888 mode with the visible origin at line `yOffset`. */
+  setMode(width: number, height: number, yOffset = 0): void {
+    const I = DISPI_INDEX;
+    this.setReg(I.ENABLE, 0);
+    this.setReg(I.XRES, width);
+    this.setReg(I.YRES, height);
+    this.setReg(I.BPP, 32);
+    this.setReg(I.VIRT_WIDTH, width);
+    this.setReg(I.X_OFFSET, 0);
+    this.setReg(I.Y_OFFSET, yOffset);
+    this.setReg(I.ENABLE, ENABLED_LFB);
+    this.width = width;
+    this.height = height;
+  }
+
+  /**
+   * The first line at or after the visible frame where a second buffer can
+   * start: mbochs exports only page-aligned framebuffers (6.12
+   * mbochs_dmabuf_export), so the offset must be a multiple of the page and
+   * of the stride.
+   */
+  backBufferLine(): number {
+    const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+    const step = 4096 / gcd(this.stride, 4096);
+    return Math.ceil(this.height / step) * step;
+  }
+
+  /** A page flip by panning, as bochs-drm does. */
+  flip(yOffset: number): void {
+    this.setReg(DISPI_INDEX.Y_OFFSET, yOffset);
+  }
+
+  disable(): void {
+    this.setReg(DISPI_INDEX.ENABLE, 0);
+  }
+
+  /** Fills the frame starting at line `yOffset` with a pattern unique to `seed`; returns a copy of it. */
+  draw(seed: number, yOffset = 0): Uint8Array {
+    const frame = testPattern(this.width, this.height, seed);
+    this.vram.set(frame, yOffset * this.stride);
+    return frame;
+  }
+
+  [Symbol.dispose](): void {
+    this.#vram.unmap();
+  }
+}
+
+/** XRGB8888 pixels that differ per pixel and per seed. */
+export function testPattern(width: number, height: number, seed: number): Uint8Array {
+  const px = new Uint32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) px[y * width + x] = ((x * 7 + seed * 13) & 0xff) | (((y * 3 + seed) & 0xff) << 8) | (((x ^ y ^ seed) & 0xff) << 16);
+  }
+  return new Uint8Array(px.buffer);
+}
