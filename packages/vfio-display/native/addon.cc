@@ -242,7 +242,13 @@ void Finish(Wait* w, int result) {
   Napi::Object resource = w->resource.Value();
   w->resource.Reset();
   Napi::AsyncContext context(env, "vfio-display:waitReadable", resource);
-  callback.MakeCallback(env.Undefined(), {Napi::Number::New(env, result)}, context);
+  try {
+    callback.MakeCallback(resource, {Napi::Number::New(env, result)}, context);
+  } catch (const Napi::Error& e) {
+    // Outside any JS frame (a libuv callback): report it as Node reports an
+    // exception thrown from an async callback.
+    napi_fatal_exception(env, e.Value());
+  }
 }
 
 void CleanupHook(void* arg) { Finish(static_cast<Wait*>(arg), kTeardown); }

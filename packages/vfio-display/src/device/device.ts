@@ -5,7 +5,7 @@ import type { EventFd } from '../eventfd.js';
 import type { OwnedFd } from '../fd.js';
 import { native } from '../native.js';
 import { ioctl, pread, pwrite } from '../sys.js';
-import { decode, encode, viewOf } from '../uapi/codec.js';
+import { decode, encode, readField, viewOf } from '../uapi/codec.js';
 import * as v from '../uapi/vfio.js';
 import { decodeRegionCapabilities, safeNumber, type RegionCapability } from './caps.js';
 
@@ -94,6 +94,8 @@ const ACTIONS: Record<IrqAction, number> = {
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
+/** Largest argsz a driver may ask for region info (capability chains are small). */
+const MAX_ARGSZ = 1 << 16;
 /** Indexes probed by regions(): num_regions is not an upper bound (mdpy's display region is 16). */
 const REGION_PROBE_LIMIT = 32;
 
@@ -174,32 +176,19 @@ export class VfioDevice implements Disposable {
     checkIndex(index, 'region');
     const cached = this.#regions.get(index);
     if (cached && !this.closed) return cached;
-    const what = `get info of region ${index}`;
+    const what = `get info of region ${index} (${this.name})`;
     // Ask with the bare struct first: drivers reject an argsz larger than
     // what they fill (6.12 mbochs: EINVAL above 48), and report the size
     // their capabilities need.
-    let argsz: number = v.vfio_region_info.size;
-    let bytes = encode(v.vfio_region_info, { argsz, index }, argsz);
-    this.ioctl(v.VFIO_DEVICE_GET_REGION_INFO, bytes, 'VFIO_DEVICE_GET_REGION_INFO', what);
-    let raw = decode(v.vfio_region_info, viewOf(bytes));
-    if (raw.argsz > argsz) {
-      if (raw.argsz > 1 << 16) throw new MalformedReplyError(`${what} (${this.name}): the kernel asks for an argsz of ${raw.argsz}`);
-      argsz = raw.argsz;
-      bytes = encode(v.vfio_region_info, { argsz, index }, argsz);
-      this.ioctl(v.VFIO_DEVICE_GET_REGION_INFO, bytes, 'VFIO_DEVICE_GET_REGION_INFO', what);
-      raw = decode(v.vfio_region_info, viewOf(bytes));
+    let bytes = encode(v.vfio_region_info, { argsz: v.vfio_region_info.size, index });
+    this.ioctl(v.VFIO_DEVICE_GET_REGION_INFO, bytes, 'VFIO_DEVICE_GET_REGION_INFO', `get info of region ${index}`);
+    const needed = readField(viewOf(bytes), v.vfio_region_info.fields.argsz);
+    if (needed > bytes.length) {
+      if (needed > MAX_ARGSZ) throw new MalformedReplyError(`${what}: the kernel asks for an argsz of ${needed}`);
+      bytes = encode(v.vfio_region_info, { argsz: needed, index }, needed);
+      this.ioctl(v.VFIO_DEVICE_GET_REGION_INFO, bytes, 'VFIO_DEVICE_GET_REGION_INFO', `get info of region ${index}`);
     }
-    const hasCaps = (raw.flags & v.VFIO_REGION_INFO_FLAG_CAPS) !== 0 && raw.cap_offset !== 0;
-    const info: RegionInfo = {
-      index,
-      flags: raw.flags,
-      readable: (raw.flags & v.VFIO_REGION_INFO_FLAG_READ) !== 0,
-      writable: (raw.flags & v.VFIO_REGION_INFO_FLAG_WRITE) !== 0,
-      mappable: (raw.flags & v.VFIO_REGION_INFO_FLAG_MMAP) !== 0,
-      size: safeNumber(raw.size, 'region size', what),
-      offset: safeNumber(raw.offset, 'region offset', what),
-      capabilities: hasCaps ? decodeRegionCapabilities(bytes.subarray(0, Math.min(raw.argsz, argsz)), raw.cap_offset, v.vfio_region_info.size, `${what} (${this.name})`) : [],
-    };
+    const info = decodeRegionInfo(bytes, index, what);
     this.#regions.set(index, info);
     return info;
   }
@@ -322,6 +311,28 @@ export class VfioDevice implements Disposable {
   reset(): void {
     this.ioctl(v.VFIO_DEVICE_RESET, 0, 'VFIO_DEVICE_RESET', 'reset');
   }
+}
+
+/**
+ * Decodes a filled vfio_region_info buffer (the struct and its capability
+ * chain), checking what the driver wrote.
+ */
+export function decodeRegionInfo(bytes: Uint8Array, index: number, what: string): RegionInfo {
+  const raw = decode(v.vfio_region_info, viewOf(bytes));
+  const hasCaps = (raw.flags & v.VFIO_REGION_INFO_FLAG_CAPS) !== 0 && raw.cap_offset !== 0;
+  if (hasCaps && raw.argsz > bytes.length) {
+    throw new MalformedReplyError(`${what}: the capabilities need ${raw.argsz} bytes after the kernel was given the ${bytes.length} it asked for`);
+  }
+  return {
+    index,
+    flags: raw.flags,
+    readable: (raw.flags & v.VFIO_REGION_INFO_FLAG_READ) !== 0,
+    writable: (raw.flags & v.VFIO_REGION_INFO_FLAG_WRITE) !== 0,
+    mappable: (raw.flags & v.VFIO_REGION_INFO_FLAG_MMAP) !== 0,
+    size: safeNumber(raw.size, 'region size', what),
+    offset: safeNumber(raw.offset, 'region offset', what),
+    capabilities: hasCaps ? decodeRegionCapabilities(bytes.subarray(0, raw.argsz), raw.cap_offset, v.vfio_region_info.size, what) : [],
+  };
 }
 
 function checkIndex(index: number, what: string): void {
