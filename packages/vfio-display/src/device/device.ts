@@ -119,6 +119,15 @@ export class VfioDevice implements Disposable {
   }
 
   /**
+   * Every opener asks GET_INFO first (QEMU does): Linux 6.12 mtty fills the
+   * num_irqs it checks IRQ ioctls against only in its GET_INFO handler, and
+   * answers EINVAL before it.
+   */
+  #ready(): void {
+    this.info();
+  }
+
+  /**
    * Wraps a device fd someone else owns (QEMU's, shared with a helper).
    * close() then forgets the fd without closing it.
    */
@@ -176,6 +185,7 @@ export class VfioDevice implements Disposable {
     checkIndex(index, 'region');
     const cached = this.#regions.get(index);
     if (cached && !this.closed) return cached;
+    this.#ready();
     const what = `get info of region ${index} (${this.name})`;
     // Ask with the bare struct first: drivers reject an argsz larger than
     // what they fill (6.12 mbochs: EINVAL above 48), and report the size
@@ -266,6 +276,7 @@ export class VfioDevice implements Disposable {
 
   irq(index: number): IrqInfo {
     checkIndex(index, 'IRQ');
+    this.#ready();
     const bytes = encode(v.vfio_irq_info, { argsz: v.vfio_irq_info.size, index });
     this.ioctl(v.VFIO_DEVICE_GET_IRQ_INFO, bytes, 'VFIO_DEVICE_GET_IRQ_INFO', `get info of IRQ ${index}`);
     const raw = decode(v.vfio_irq_info, viewOf(bytes));
@@ -287,6 +298,7 @@ export class VfioDevice implements Disposable {
   setIrqs(request: SetIrqsRequest): void {
     const { index, start = 0, action, data } = request;
     checkIndex(index, 'IRQ');
+    this.#ready();
     checkIndex(start, 'IRQ start');
     let flags = ACTIONS[action];
     let payload: Uint8Array;
