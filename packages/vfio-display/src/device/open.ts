@@ -10,6 +10,7 @@ import { ioctl, openRw } from '../sys.js';
 import { decode, encode, viewOf } from '../uapi/codec.js';
 import { IOMMU_IOAS_ALLOC, iommu_ioas_alloc } from '../uapi/iommufd.js';
 import * as v from '../uapi/vfio.js';
+import { lazySchema, parse } from '../validate.js';
 import { VfioDevice } from './device.js';
 import { getInstance, validateUuid } from './mdev.js';
 
@@ -22,8 +23,10 @@ export type DeviceTarget =
 
 export interface OpenOptions {
   /** 'auto' (default) prefers the iommufd cdev and falls back to type1. */
-  readonly via?: 'auto' | 'iommufd' | 'type1';
+  readonly via?: 'auto' | 'iommufd' | 'type1' | undefined;
 }
+
+const openOptions = lazySchema((z) => z.strictObject({ via: z.enum(['auto', 'iommufd', 'type1']).optional() }));
 
 const CDEV = /^\/dev\/vfio\/devices\/vfio\d+$/;
 const UUID_TAIL = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/?$/i;
@@ -110,6 +113,7 @@ export function openMdev(uuid: string, options: OpenOptions = {}): VfioDevice {
 
 /** Opens a vGPU given as a UUID, a sysfs path, a cdev path, a {group, name} or a {cdev}. */
 export function openDevice(target: DeviceTarget, options: OpenOptions = {}): VfioDevice {
+  options = parse(openOptions, options, 'open options');
   if (typeof target === 'string') {
     if (target.startsWith('/dev/')) return openDevice({ cdev: target }, options);
     const uuid = target.startsWith('/sys/') ? UUID_TAIL.exec(target)?.[1] : target;

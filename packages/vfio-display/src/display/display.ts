@@ -122,6 +122,8 @@ export class Display implements Disposable {
 /** Opens a vGPU and its display; closing the display closes the device. */
 export function openDisplay(target: DeviceTarget, options: OpenOptions & DisplayOptions = {}): Display {
   const { via, ...displayOpts } = options;
+  // Checked here so a bad display option does not open (and close) the device first.
+  parse(displayOptions, displayOpts, 'display options');
   const device = openDevice(target, via === undefined ? {} : { via });
   try {
     return new Display(device, { ...displayOpts, ownsDevice: true });
