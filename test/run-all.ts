@@ -100,7 +100,8 @@ mkdirSync(countsDir, { recursive: true });
 step('lint', ['node_modules/.bin/eslint', '.']);
 testRun('unit tests', [...testFiles('packages/vfio-display/dist'), ...testFiles('test/dist/unit')], join(countsDir, 'unit.json'));
 if (step('rig setup (packages, kernels)', ['test/vm/setup', '--kernel', 'all'])) {
-  testRun('rig self-tests (host, boots the VM)', testFiles('test/dist/rig'), join(countsDir, 'rig.json'));
+  step('kernel series check (applies, every patch builds, checkpatch --strict)', ['kernel-patches/check']);
+  testRun('host tests that need the rig (self-tests, uAPI headers)', testFiles('test/dist/rig'), join(countsDir, 'rig.json'));
   const files = testFiles('test/dist/integration');
   for (const kernel of kernels) {
     const out = join(repo, 'test', 'vm', 'out', kernel);

@@ -8,6 +8,7 @@ KERNEL_TARBALL=/usr/src/$KERNEL_SRC_PKG.tar.xz
 # Bump when the way a kernel is built changes, so cached kernels are rebuilt.
 RECIPE_VERSION=1
 
+git_id() { git -c user.name=vfio-display-rig -c user.email=rig@vfio-display.invalid "$@"; }
 log() { printf '[rig] %s\n' "$*" >&2; }
 die() { printf '[rig] error: %s\n' "$*" >&2; exit 1; }
 

@@ -293,7 +293,12 @@ Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
     Finish(w, kTeardown);
     throw SystemError(env, -r, "uv_poll_start", "");
   }
-  if (timeout >= 0) uv_timer_start(&w->timer, OnTimeout, static_cast<uint64_t>(timeout), 0);
+  if (timeout >= 0) {
+    // The loop's clock is only updated per iteration; after a long stretch
+    // of synchronous JS it is stale and the timer would already be due.
+    uv_update_time(loop);
+    uv_timer_start(&w->timer, OnTimeout, static_cast<uint64_t>(timeout), 0);
+  }
   return handle;
 }
 

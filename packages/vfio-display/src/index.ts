@@ -14,14 +14,14 @@
  * @packageDocumentation
  */
 export { Display, openDisplay, type DisplayFeatures, type DisplayOptions } from './display/display.js';
-export type { ChangeSource, ChangeStream, ChangesOptions, DisplayChange } from './display/changes.js';
+export type { ChangeSource, ChangeStream, ChangesOptions, DisplayChange, EventCounts } from './display/changes.js';
 export { Dmabuf, DmabufMapping, type CpuAccess, type DmabufPlane } from './display/dmabuf.js';
 export { EdidRegion, type EdidLimits, type LinkState } from './display/edid.js';
 export { cvtReducedBlanking, generateEdid, parseMode, type DetailedTiming, type DisplayMode, type EdidOptions } from './display/edid-generator.js';
 export type { PlaneInfo, PlaneMode, PlaneType } from './display/plane.js';
 export type { RegionPlane } from './display/region.js';
 export { VfioDevice, RegionMapping, type DeviceInfo, type IrqAction, type IrqInfo, type OpenedVia, type RegionInfo, type SetIrqsRequest } from './device/device.js';
-export type { RegionCapability, SparseMmapArea } from './device/caps.js';
+export type { IrqCapability, RegionCapability, SparseMmapArea, UnknownCapability } from './device/caps.js';
 export { openCdev, openDevice, openGroupDevice, openMdev, type DeviceTarget, type OpenOptions } from './device/open.js';
 export { createInstance, getInstance, listInstances, listParents, listTypes, removeInstance, validateUuid, type MdevInstance, type MdevParent, type MdevType } from './device/mdev.js';
 export { EventFd } from './eventfd.js';

@@ -14,6 +14,7 @@ import {
   vfio_region_info_cap_type,
   vfio_region_sparse_mmap_area,
 } from '../uapi/vfio.js';
+import { VFIO_IRQ_INFO_CAP_DISPLAY, VFIO_IRQ_INFO_CAP_TYPE, vfio_irq_info_cap_display, vfio_irq_info_cap_type } from '../uapi/vfio-ext.js';
 
 export interface RawCapability {
   readonly id: number;
@@ -62,7 +63,7 @@ export type RegionCapability =
   | { readonly kind: 'sparse-mmap'; readonly version: number; readonly areas: readonly SparseMmapArea[] }
   | { readonly kind: 'type'; readonly version: number; readonly type: number; readonly subtype: number }
   | { readonly kind: 'msix-mappable'; readonly version: number }
-  | { readonly kind: 'unknown'; readonly id: number; readonly version: number; readonly bytes: Uint8Array };
+  | UnknownCapability;
 
 /** A u64 from the kernel as a number; sizes and offsets beyond 2^53 are not real. */
 export function safeNumber(value: bigint, field: string, what: string): number {
@@ -70,34 +71,71 @@ export function safeNumber(value: bigint, field: string, what: string): number {
   return Number(value);
 }
 
-export function decodeRegionCapabilities(bytes: Uint8Array, first: number, fixedSize: number, what: string): RegionCapability[] {
+/** A capability this library does not know, kept with its raw bytes (header included). */
+export interface UnknownCapability {
+  readonly kind: 'unknown';
+  readonly id: number;
+  readonly version: number;
+  readonly bytes: Uint8Array;
+}
+
+type Decoder<T> = (view: DataView, cap: RawCapability, need: (size: number, name: string) => void) => T;
+
+/** Walks a chain and decodes each capability with the decoder for its id. */
+function decodeChain<T>(bytes: Uint8Array, first: number, fixedSize: number, what: string, decoders: Readonly<Record<number, Decoder<T>>>): (T | UnknownCapability)[] {
   const view = viewOf(bytes);
-  return walkCapabilities(bytes, first, fixedSize, what).map((cap): RegionCapability => {
-    const need = (size: number, name: string): void => {
+  return walkCapabilities(bytes, first, fixedSize, what).map((cap) => {
+    const decoder = decoders[cap.id];
+    if (!decoder) return { kind: 'unknown', id: cap.id, version: cap.version, bytes: bytes.slice(cap.offset, cap.offset + cap.length) };
+    return decoder(view, cap, (size, name) => {
       if (cap.length < size) throw new MalformedReplyError(`${what}: ${name} capability at ${cap.offset} needs ${size} bytes, has ${cap.length}`);
-    };
-    switch (cap.id) {
-      case VFIO_REGION_INFO_CAP_SPARSE_MMAP: {
-        need(vfio_region_info_cap_sparse_mmap.size, 'sparse mmap');
-        const { nr_areas } = decode(vfio_region_info_cap_sparse_mmap, view, cap.offset);
-        const areaSize = vfio_region_sparse_mmap_area.size;
-        need(vfio_region_info_cap_sparse_mmap.size + nr_areas * areaSize, `sparse mmap (${nr_areas} areas)`);
-        const areas: SparseMmapArea[] = [];
-        for (let i = 0; i < nr_areas; i++) {
-          const area = decode(vfio_region_sparse_mmap_area, view, cap.offset + vfio_region_info_cap_sparse_mmap.size + i * areaSize);
-          areas.push({ offset: safeNumber(area.offset, 'sparse area offset', what), size: safeNumber(area.size, 'sparse area size', what) });
-        }
-        return { kind: 'sparse-mmap', version: cap.version, areas };
-      }
-      case VFIO_REGION_INFO_CAP_TYPE: {
-        need(vfio_region_info_cap_type.size, 'type');
-        const { type, subtype } = decode(vfio_region_info_cap_type, view, cap.offset);
-        return { kind: 'type', version: cap.version, type, subtype };
-      }
-      case VFIO_REGION_INFO_CAP_MSIX_MAPPABLE:
-        return { kind: 'msix-mappable', version: cap.version };
-      default:
-        return { kind: 'unknown', id: cap.id, version: cap.version, bytes: bytes.slice(cap.offset, cap.offset + cap.length) };
-    }
+    });
   });
+}
+
+const REGION_DECODERS: Record<number, Decoder<Exclude<RegionCapability, UnknownCapability>>> = {
+  [VFIO_REGION_INFO_CAP_SPARSE_MMAP]: (view, cap, need) => {
+    need(vfio_region_info_cap_sparse_mmap.size, 'sparse mmap');
+    const { nr_areas } = decode(vfio_region_info_cap_sparse_mmap, view, cap.offset);
+    const areaSize = vfio_region_sparse_mmap_area.size;
+    need(vfio_region_info_cap_sparse_mmap.size + nr_areas * areaSize, `sparse mmap (${nr_areas} areas)`);
+    const areas: SparseMmapArea[] = [];
+    for (let i = 0; i < nr_areas; i++) {
+      const area = decode(vfio_region_sparse_mmap_area, view, cap.offset + vfio_region_info_cap_sparse_mmap.size + i * areaSize);
+      areas.push({ offset: safeNumber(area.offset, 'sparse area offset', 'sparse mmap'), size: safeNumber(area.size, 'sparse area size', 'sparse mmap') });
+    }
+    return { kind: 'sparse-mmap', version: cap.version, areas };
+  },
+  [VFIO_REGION_INFO_CAP_TYPE]: (view, cap, need) => {
+    need(vfio_region_info_cap_type.size, 'type');
+    const { type, subtype } = decode(vfio_region_info_cap_type, view, cap.offset);
+    return { kind: 'type', version: cap.version, type, subtype };
+  },
+  [VFIO_REGION_INFO_CAP_MSIX_MAPPABLE]: (_view, cap) => ({ kind: 'msix-mappable', version: cap.version }),
+};
+
+export function decodeRegionCapabilities(bytes: Uint8Array, first: number, fixedSize: number, what: string): RegionCapability[] {
+  return decodeChain(bytes, first, fixedSize, what, REGION_DECODERS);
+}
+
+/** An IRQ index's capabilities (the kernel-patches extension), decoded. */
+export type IrqCapability =
+  | { readonly kind: 'type'; readonly version: number; readonly type: number; readonly subtype: number }
+  | { readonly kind: 'display'; readonly version: number; readonly events: number }
+  | UnknownCapability;
+
+const IRQ_DECODERS: Record<number, Decoder<Exclude<IrqCapability, UnknownCapability>>> = {
+  [VFIO_IRQ_INFO_CAP_TYPE]: (view, cap, need) => {
+    need(vfio_irq_info_cap_type.size, 'type');
+    const { type, subtype } = decode(vfio_irq_info_cap_type, view, cap.offset);
+    return { kind: 'type', version: cap.version, type, subtype };
+  },
+  [VFIO_IRQ_INFO_CAP_DISPLAY]: (view, cap, need) => {
+    need(vfio_irq_info_cap_display.size, 'display');
+    return { kind: 'display', version: cap.version, events: decode(vfio_irq_info_cap_display, view, cap.offset).events };
+  },
+};
+
+export function decodeIrqCapabilities(bytes: Uint8Array, first: number, fixedSize: number, what: string): IrqCapability[] {
+  return decodeChain(bytes, first, fixedSize, what, IRQ_DECODERS);
 }

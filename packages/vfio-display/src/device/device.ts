@@ -5,9 +5,10 @@ import type { EventFd } from '../eventfd.js';
 import type { OwnedFd } from '../fd.js';
 import { native } from '../native.js';
 import { ioctl, pread, pwrite } from '../sys.js';
-import { decode, encode, readField, viewOf } from '../uapi/codec.js';
+import { decode, encode, viewOf } from '../uapi/codec.js';
 import * as v from '../uapi/vfio.js';
-import { decodeRegionCapabilities, safeNumber, type RegionCapability } from './caps.js';
+import * as ext from '../uapi/vfio-ext.js';
+import { decodeIrqCapabilities, decodeRegionCapabilities, safeNumber, type IrqCapability, type RegionCapability } from './caps.js';
 
 export type OpenedVia = 'iommufd' | 'type1' | 'borrowed';
 
@@ -39,6 +40,8 @@ export interface IrqInfo {
   readonly automasked: boolean;
   readonly noresize: boolean;
   readonly count: number;
+  /** Decoded capabilities (type, display), with the kernel-patches extension. */
+  readonly capabilities: readonly IrqCapability[];
 }
 
 export type IrqAction = 'trigger' | 'mask' | 'unmask';
@@ -186,21 +189,35 @@ export class VfioDevice implements Disposable {
     const cached = this.#regions.get(index);
     if (cached && !this.closed) return cached;
     this.#ready();
-    const what = `get info of region ${index} (${this.name})`;
-    // Ask with the bare struct first: drivers reject an argsz larger than
-    // what they fill (6.12 mbochs: EINVAL above 48), and report the size
-    // their capabilities need.
-    let bytes = encode(v.vfio_region_info, { argsz: v.vfio_region_info.size, index });
-    this.ioctl(v.VFIO_DEVICE_GET_REGION_INFO, bytes, 'VFIO_DEVICE_GET_REGION_INFO', `get info of region ${index}`);
-    const needed = readField(viewOf(bytes), v.vfio_region_info.fields.argsz);
-    if (needed > bytes.length) {
-      if (needed > MAX_ARGSZ) throw new MalformedReplyError(`${what}: the kernel asks for an argsz of ${needed}`);
-      bytes = encode(v.vfio_region_info, { argsz: needed, index }, needed);
-      this.ioctl(v.VFIO_DEVICE_GET_REGION_INFO, bytes, 'VFIO_DEVICE_GET_REGION_INFO', `get info of region ${index}`);
-    }
-    const info = decodeRegionInfo(bytes, index, what);
+    const what = `get info of region ${index}`;
+    const bytes = this.#askInfo(v.VFIO_DEVICE_GET_REGION_INFO, 'VFIO_DEVICE_GET_REGION_INFO', v.vfio_region_info.size, index, what);
+    const info = decodeRegionInfo(bytes, index, `${what} (${this.name})`);
     this.#regions.set(index, info);
     return info;
+  }
+
+  /**
+   * GET_REGION_INFO and GET_IRQ_INFO (both: argsz at 0, index at 8). Asks
+   * with the bare struct first — drivers reject an argsz larger than what
+   * they fill (6.12 mbochs: EINVAL above 48) — and again with the argsz the
+   * kernel reports when capabilities do not fit.
+   */
+  #askInfo(request: number, name: string, size: number, index: number, what: string): Uint8Array {
+    let bytes = new Uint8Array(size);
+    const ask = (): void => {
+      const view = viewOf(bytes);
+      view.setUint32(0, bytes.length, true);
+      view.setUint32(8, index, true);
+      this.ioctl(request, bytes, name, what);
+    };
+    ask();
+    const needed = viewOf(bytes).getUint32(0, true);
+    if (needed > size) {
+      if (needed > MAX_ARGSZ) throw new MalformedReplyError(`${what} (${this.name}): the kernel asks for an argsz of ${needed}`);
+      bytes = new Uint8Array(needed);
+      ask();
+    }
+    return bytes;
   }
 
   /**
@@ -274,25 +291,32 @@ export class VfioDevice implements Disposable {
     }
   }
 
+  /** An IRQ index's info, with its capabilities where the kernel has the extension. */
   irq(index: number): IrqInfo {
     checkIndex(index, 'IRQ');
     this.#ready();
-    const bytes = encode(v.vfio_irq_info, { argsz: v.vfio_irq_info.size, index });
-    this.ioctl(v.VFIO_DEVICE_GET_IRQ_INFO, bytes, 'VFIO_DEVICE_GET_IRQ_INFO', `get info of IRQ ${index}`);
-    const raw = decode(v.vfio_irq_info, viewOf(bytes));
-    return {
-      index,
-      flags: raw.flags,
-      eventfd: (raw.flags & v.VFIO_IRQ_INFO_EVENTFD) !== 0,
-      maskable: (raw.flags & v.VFIO_IRQ_INFO_MASKABLE) !== 0,
-      automasked: (raw.flags & v.VFIO_IRQ_INFO_AUTOMASKED) !== 0,
-      noresize: (raw.flags & v.VFIO_IRQ_INFO_NORESIZE) !== 0,
-      count: raw.count,
-    };
+    const what = `get info of IRQ ${index}`;
+    // Kernels without the extension fill 16 bytes and leave cap_offset 0.
+    const bytes = this.#askInfo(v.VFIO_DEVICE_GET_IRQ_INFO, 'VFIO_DEVICE_GET_IRQ_INFO', ext.vfio_irq_info.size, index, what);
+    return decodeIrqInfo(bytes, index, `${what} (${this.name})`);
   }
 
+  /** The display change IRQ index (kernel-patches extension), or undefined. */
+  findIrq(type: number, subtype: number): IrqInfo | undefined {
+    return this.irqs().find((irq) => irq.capabilities.some((c) => c.kind === 'type' && c.type === type && c.subtype === subtype));
+  }
+
+  /** Every IRQ index the device answers for (some drivers refuse unimplemented ones with EINVAL). */
   irqs(): IrqInfo[] {
-    return Array.from({ length: this.info().numIrqs }, (_, index) => this.irq(index));
+    const out: IrqInfo[] = [];
+    for (let index = 0; index < this.info().numIrqs; index++) {
+      try {
+        out.push(this.irq(index));
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EINVAL') throw err;
+      }
+    }
+    return out;
   }
 
   setIrqs(request: SetIrqsRequest): void {
@@ -344,6 +368,24 @@ export function decodeRegionInfo(bytes: Uint8Array, index: number, what: string)
     size: safeNumber(raw.size, 'region size', what),
     offset: safeNumber(raw.offset, 'region offset', what),
     capabilities: hasCaps ? decodeRegionCapabilities(bytes.subarray(0, raw.argsz), raw.cap_offset, v.vfio_region_info.size, what) : [],
+  };
+}
+
+export function decodeIrqInfo(bytes: Uint8Array, index: number, what: string): IrqInfo {
+  const raw = decode(ext.vfio_irq_info, viewOf(bytes));
+  const hasCaps = (raw.flags & ext.VFIO_IRQ_INFO_FLAG_CAPS) !== 0 && raw.cap_offset !== 0;
+  if (hasCaps && raw.argsz > bytes.length) {
+    throw new MalformedReplyError(`${what}: the capabilities need ${raw.argsz} bytes after the kernel was given the ${bytes.length} it asked for`);
+  }
+  return {
+    index,
+    flags: raw.flags,
+    eventfd: (raw.flags & v.VFIO_IRQ_INFO_EVENTFD) !== 0,
+    maskable: (raw.flags & v.VFIO_IRQ_INFO_MASKABLE) !== 0,
+    automasked: (raw.flags & v.VFIO_IRQ_INFO_AUTOMASKED) !== 0,
+    noresize: (raw.flags & v.VFIO_IRQ_INFO_NORESIZE) !== 0,
+    count: raw.count,
+    capabilities: hasCaps ? decodeIrqCapabilities(bytes.subarray(0, raw.argsz), raw.cap_offset, ext.vfio_irq_info.size, what) : [],
   };
 }
 

@@ -16,19 +16,34 @@ export interface DisplayChange {
   readonly cursor: PlaneInfo | null;
   /** What differs from the previous change (everything on the first). */
   readonly changed: { readonly primary: boolean; readonly cursor: boolean; readonly mode: boolean };
+  /**
+   * Event mode: the signals since the previous change, per kind where the
+   * kernel reports kinds (else under `any`); null in timer mode and on the
+   * first change.
+   */
+  readonly events: EventCounts | null;
   /** process.hrtime.bigint() when the change was seen. */
   readonly seenAt: bigint;
+}
+
+export interface EventCounts {
+  primary: number;
+  cursor: number;
+  mode: number;
+  any: number;
 }
 
 export interface ChangesOptions {
   readonly signal?: AbortSignal;
   /** Timer mode: milliseconds between polls (default 16). */
   readonly periodMs?: number;
+  /** 'auto' (default): events where the kernel signals changes, else the timer. */
+  readonly mode?: 'auto' | 'event' | 'timer';
   /** Keep the process alive while waiting (default true: the caller is waiting for it). */
   readonly keepAlive?: boolean;
 }
 
-export interface ChangeStream extends AsyncIterableIterator<DisplayChange> {
+export interface ChangeStream extends AsyncGenerator<DisplayChange, void, undefined> {
   /** 'event' where the kernel signals changes, 'timer' where the planes are polled. */
   readonly source: ChangeSource;
 }
@@ -76,7 +91,7 @@ export async function* pollChanges(query: QueryPlane, withCursor: boolean, optio
     if (changed.primary || changed.cursor) {
       primary = p;
       cursor = c;
-      yield { seq: ++seq, source: 'timer', primary: p, cursor: c, changed, seenAt: process.hrtime.bigint() };
+      yield { seq: ++seq, source: 'timer', primary: p, cursor: c, changed, events: null, seenAt: process.hrtime.bigint() };
     }
     await sleep(periodMs, undefined, signal ? { signal, ref: keepAlive } : { ref: keepAlive });
   }

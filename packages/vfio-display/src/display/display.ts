@@ -2,7 +2,10 @@
 // queries, dma-bufs or region framebuffers, the EDID region, changes.
 import type { VfioDevice } from '../device/device.js';
 import { openDevice, type DeviceTarget, type OpenOptions } from '../device/open.js';
-import { UnsupportedError } from '../errors.js';
+import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import * as ext from '../uapi/vfio-ext.js';
+import type { IrqInfo } from '../device/device.js';
+import { eventChanges } from './events.js';
 import * as v from '../uapi/vfio.js';
 import { abortSignal, lazySchema, parse } from '../validate.js';
 import { pollChanges, type ChangesOptions, type ChangeStream } from './changes.js';
@@ -19,6 +22,10 @@ export interface DisplayFeatures {
   readonly edid: EdidLimits | null;
   /** Whether the kernel signals display changes (kernel-patches/); otherwise changes() polls. */
   readonly changeEvents: boolean;
+  /** Whether plane queries carry head, srcX, srcY and flipSeq (kernel-patches/). */
+  readonly extendedInfo: boolean;
+  /** The display change IRQ index, or null. */
+  readonly changeIrq: IrqInfo | null;
 }
 
 export interface DisplayOptions {
@@ -28,7 +35,12 @@ export interface DisplayOptions {
 
 const displayOptions = lazySchema((z) => z.strictObject({ dmabufCacheSize: z.int().min(1).max(64).optional() }));
 const changesOptions = lazySchema((z) =>
-  z.strictObject({ signal: abortSignal(z).optional(), periodMs: z.number().min(1).max(60_000).optional(), keepAlive: z.boolean().optional() }),
+  z.strictObject({
+    signal: abortSignal(z).optional(),
+    periodMs: z.number().min(1).max(60_000).optional(),
+    keepAlive: z.boolean().optional(),
+    mode: z.enum(['auto', 'event', 'timer']).optional(),
+  }),
 );
 
 export class Display implements Disposable {
@@ -58,17 +70,27 @@ export class Display implements Disposable {
     this.#framebuffer = new RegionFramebuffer(device);
     const edidRegion = device.findRegion(v.VFIO_REGION_TYPE_GFX, v.VFIO_REGION_SUBTYPE_GFX_EDID);
     this.#edid = edidRegion ? new EdidRegion(device, edidRegion) : null;
-    this.features = { planes, edid: this.#edid?.limits() ?? null, changeEvents: false };
+    this.#planes.extended = this.#planes.probe(planes, true);
+    const changeIrq = device.findIrq(ext.VFIO_IRQ_TYPE_GFX, ext.VFIO_IRQ_SUBTYPE_GFX_DISPLAY) ?? null;
+    this.features = {
+      planes,
+      edid: this.#edid?.limits() ?? null,
+      changeEvents: changeIrq !== null,
+      extendedInfo: this.#planes.extended,
+      changeIrq,
+    };
   }
 
-  /** The plane, or null while it is disabled (no mode set, no cursor). */
-  query(type: PlaneType = 'primary'): PlaneInfo | null {
+  /** The plane of display head `head` (0 unless extended info is available), or null while it is disabled. */
+  query(type: PlaneType = 'primary', options: { head?: number } = {}): PlaneInfo | null {
     checkPlaneType(type);
+    const { head = 0 } = options;
+    if (!Number.isInteger(head) || head < 0 || head > 0xffffffff) throw new InvalidArgumentError(`head must be a u32, not ${head}`);
     // Region-mode drivers describe only the primary plane (6.12 mdpy answers
     // the primary's values whatever plane is asked for); QEMU asks them for
     // nothing else either.
     if (this.features.planes === 'region' && type === 'cursor') return null;
-    return this.#planes.query(this.features.planes, type);
+    return this.#planes.query(this.features.planes, type, head);
   }
 
   /** The dma-buf of a dma-buf plane, exported once per buffer and cached (the cache owns it). */
@@ -100,11 +122,42 @@ export class Display implements Disposable {
     return blob;
   }
 
-  /** Display changes, by kernel event where available, else by polling every periodMs (16). */
+  /**
+   * Display changes: by the kernel's display change IRQ where it has one
+   * (no timer runs, no wake-up while idle), else by polling every periodMs
+   * (16). The first change is the current state. One stream at a time per
+   * device: the IRQ has one set of eventfds.
+   */
   changes(options: ChangesOptions = {}): ChangeStream {
     const parsed = parse(changesOptions, options, 'changes() options') as ChangesOptions;
-    const iterator = pollChanges((type) => this.query(type), this.features.planes === 'dmabuf', parsed);
-    return Object.assign(iterator, { source: 'timer' as const });
+    const { mode = 'auto' } = parsed;
+    const irq = this.features.changeIrq;
+    if (mode === 'event' && !irq) {
+      throw new UnsupportedError(`${this.device.name} signals no display changes: the kernel lacks the display change IRQ (kernel-patches/)`, { code: 'ERR_VFIO_NO_CHANGE_EVENTS' });
+    }
+    const query = (type: PlaneType): PlaneInfo | null => this.query(type);
+    const withCursor = this.features.planes === 'dmabuf';
+    if (irq && mode !== 'timer') return Object.assign(eventChanges(this.device, irq, query, withCursor, parsed), { source: 'event' as const });
+    return Object.assign(pollChanges(query, withCursor, parsed), { source: 'timer' as const });
+  }
+
+  /**
+   * Masks the display change IRQ (e.g. while the display is not shown): no
+   * signals until resumeChanges(), which signals once if anything changed
+   * meanwhile. Timer-mode streams are not affected.
+   */
+  pauseChanges(): void {
+    this.#maskChanges('mask');
+  }
+
+  resumeChanges(): void {
+    this.#maskChanges('unmask');
+  }
+
+  #maskChanges(action: 'mask' | 'unmask'): void {
+    const irq = this.features.changeIrq;
+    if (!irq) throw new UnsupportedError(`${this.device.name} signals no display changes to ${action}`, { code: 'ERR_VFIO_NO_CHANGE_EVENTS' });
+    this.device.setIrqs({ index: irq.index, action, data: 'none', count: irq.count });
   }
 
   /** Closes the cached dma-bufs and framebuffer mapping, and the device if owned. Idempotent. */

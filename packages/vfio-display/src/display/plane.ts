@@ -1,11 +1,12 @@
 // VFIO_DEVICE_QUERY_GFX_PLANE: probing and the per-frame query. The query
 // reuses one buffer per device and decodes by hand (no allocation but the
 // result object): it is the hot path of every consumer.
-import { InvalidArgumentError, KernelError, VfioDisplayError } from '../errors.js';
+import { InvalidArgumentError, KernelError, UnsupportedError, VfioDisplayError } from '../errors.js';
 import type { VfioDevice } from '../device/device.js';
 import { readField, viewOf } from '../uapi/codec.js';
 import { fourccString } from '../uapi/drm_fourcc.js';
 import * as v from '../uapi/vfio.js';
+import * as ext from '../uapi/vfio-ext.js';
 
 export type PlaneType = 'primary' | 'cursor';
 export type PlaneMode = 'dmabuf' | 'region';
@@ -34,13 +35,23 @@ interface PlaneCommon {
   readonly y: number;
   /** Cursor hotspot, or null where the device gives none. */
   readonly hotspot: { readonly x: number; readonly y: number } | null;
+  /** Extended info (kernel-patches), present where the kernel fills it: */
+  /** The guest display head (pipe) this plane belongs to. */
+  readonly head?: number;
+  readonly numHeads?: number;
+  /** Top left of the visible part within the buffer, in pixels. */
+  readonly srcX?: number;
+  readonly srcY?: number;
+  /** Surfaces this plane has shown since the device was opened. */
+  readonly flipSeq?: bigint;
 }
 
 export type PlaneInfo =
   | (PlaneCommon & { readonly mode: 'dmabuf'; readonly dmabufId: number })
   | (PlaneCommon & { readonly mode: 'region'; readonly regionIndex: number });
 
-const F = v.vfio_device_gfx_plane_info.fields;
+// The extended layout is the base one plus fields from offset 64 on.
+const F = ext.vfio_device_gfx_plane_info.fields;
 const FLAG: Record<PlaneMode, number> = { dmabuf: v.VFIO_GFX_PLANE_TYPE_DMABUF, region: v.VFIO_GFX_PLANE_TYPE_REGION };
 
 export function checkPlaneType(type: unknown): PlaneType {
@@ -53,25 +64,33 @@ export function checkPlaneType(type: unknown): PlaneType {
 /** One device's plane queries. */
 export class PlaneQuery {
   readonly #device: VfioDevice;
-  readonly #bytes = new Uint8Array(v.vfio_device_gfx_plane_info.size);
+  readonly #bytes = new Uint8Array(ext.vfio_device_gfx_plane_info.size);
   readonly #view = viewOf(this.#bytes);
+  /** Whether queries ask for the extended fields (set once probed). */
+  extended = false;
 
   constructor(device: VfioDevice) {
     this.#device = device;
   }
 
-  #call(flags: number, planeType: number, what: string): void {
+  #call(flags: number, planeType: number, head: number, what: string): void {
+    // Without EXT_INFO the kernel sees the 64-byte struct it has always known.
+    const extended = (flags & ext.VFIO_GFX_PLANE_FLAG_EXT_INFO) !== 0;
     this.#bytes.fill(0);
-    this.#view.setUint32(F.argsz.offset, this.#bytes.length, true);
+    this.#view.setUint32(F.argsz.offset, extended ? ext.vfio_device_gfx_plane_info.size : v.vfio_device_gfx_plane_info.size, true);
     this.#view.setUint32(F.flags.offset, flags, true);
     this.#view.setUint32(F.drm_plane_type.offset, planeType, true);
+    this.#view.setUint32(F.head.offset, head, true);
     this.#device.ioctl(v.VFIO_DEVICE_QUERY_GFX_PLANE, this.#bytes, 'VFIO_DEVICE_QUERY_GFX_PLANE', what);
   }
 
-  /** Whether the device offers planes of `mode` (PROBE answers 0) — EINVAL or ENOTTY mean no. */
-  probe(mode: PlaneMode): boolean {
+  /**
+   * Whether the device offers planes of `mode` (PROBE answers 0), and with
+   * `extended`, the extended fields too; EINVAL or ENOTTY mean no.
+   */
+  probe(mode: PlaneMode, extended = false): boolean {
     try {
-      this.#call(v.VFIO_GFX_PLANE_TYPE_PROBE | FLAG[mode], DRM_PLANE_TYPE.primary, `probe ${mode} planes`);
+      this.#call(v.VFIO_GFX_PLANE_TYPE_PROBE | FLAG[mode] | (extended ? ext.VFIO_GFX_PLANE_FLAG_EXT_INFO : 0), DRM_PLANE_TYPE.primary, 0, `probe ${mode} planes`);
       return true;
     } catch (err) {
       if (err instanceof KernelError && (err.code === 'EINVAL' || err.code === 'ENOTTY')) return false;
@@ -79,9 +98,12 @@ export class PlaneQuery {
     }
   }
 
-  /** The plane, or null if it is disabled (drm_format or size 0). */
-  query(mode: PlaneMode, type: PlaneType): PlaneInfo | null {
-    this.#queryWithRetry(mode, type);
+  /** The plane of `head` (0 without extended info), or null if it is disabled (drm_format or size 0). */
+  query(mode: PlaneMode, type: PlaneType, head = 0): PlaneInfo | null {
+    if (head !== 0 && !this.extended) {
+      throw new UnsupportedError(`${this.#device.name}: querying display head ${head} needs extended plane info (the kernel-patches series)`);
+    }
+    this.#queryWithRetry(mode, type, head);
     const view = this.#view;
     const drmFormat = readField(view, F.drm_format);
     const size = readField(view, F.size);
@@ -101,20 +123,30 @@ export class PlaneQuery {
       y: readField(view, F.y_pos),
       hotspot: xHot === NO_HOTSPOT || yHot === NO_HOTSPOT ? null : { x: xHot, y: yHot },
     };
+    const extended: Partial<PlaneCommon> = this.extended
+      ? {
+          head: readField(view, F.head),
+          numHeads: readField(view, F.num_heads),
+          srcX: readField(view, F.src_x),
+          srcY: readField(view, F.src_y),
+          flipSeq: readField(view, F.flip_seq),
+        }
+      : {};
     const id = readField(view, F.region_index);
-    return mode === 'dmabuf' ? { ...common, mode, dmabufId: id } : { ...common, mode, regionIndex: id };
+    return mode === 'dmabuf' ? { ...common, ...extended, mode, dmabufId: id } : { ...common, ...extended, mode, regionIndex: id };
   }
 
-  #queryWithRetry(mode: PlaneMode, type: PlaneType): void {
-    const what = `query the ${type} plane`;
+  #queryWithRetry(mode: PlaneMode, type: PlaneType, head: number): void {
+    const what = `query the ${type} plane${head ? ` of head ${head}` : ''}`;
+    const flags = FLAG[mode] | (this.extended ? ext.VFIO_GFX_PLANE_FLAG_EXT_INFO : 0);
     try {
-      this.#call(FLAG[mode], DRM_PLANE_TYPE[checkPlaneType(type)], what);
+      this.#call(flags, DRM_PLANE_TYPE[checkPlaneType(type)], head, what);
     } catch (err) {
       // Linux 6.12 mbochs: the first query after a mode change allocates the
       // new mode's dma-buf but drops the result and answers ENOMEM; the next
       // query finds it. Fixed by kernel-patches/0001.
       if (!(err instanceof VfioDisplayError) || err.code !== 'ENOMEM') throw err;
-      this.#call(FLAG[mode], DRM_PLANE_TYPE[type], what);
+      this.#call(flags, DRM_PLANE_TYPE[type], head, what);
     }
   }
 }

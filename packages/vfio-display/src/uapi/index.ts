@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 export * as vfio from './vfio.js';
+export * as vfioExt from './vfio-ext.js';
 export * as iommufd from './iommufd.js';
 export * as drmFourcc from './drm_fourcc.js';
 export { decode, encode, layout, readField, viewOf, writeField } from './codec.js';

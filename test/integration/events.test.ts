@@ -1,0 +1,153 @@
+// Display change events and extended plane info: on the patched kernel the
+// kernel's display change IRQ (kernel-patches 0006-0009); on the stock
+// kernel the same API through the timer, and typed errors for the rest.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, test } from 'node:test';
+import { KernelError, UnsupportedError, openDisplay, uapi, type DisplayChange, type PlaneInfo } from 'vfio-display';
+import { BochsGuest, DISPI_INDEX } from '../lib/bochs-guest.js';
+import { createMdev, requireRig, rigKernel } from '../lib/rig.js';
+
+requireRig();
+const patched = rigKernel === 'patched';
+
+function dmabufPlane(plane: PlaneInfo | null): Extract<PlaneInfo, { mode: 'dmabuf' }> {
+  assert.ok(plane?.mode === 'dmabuf', 'expected a dma-buf plane');
+  return plane;
+}
+
+async function next(changes: AsyncIterator<DisplayChange>): Promise<DisplayChange> {
+  const r = await changes.next();
+  assert.ok(!r.done);
+  return r.value;
+}
+
+describe('patched kernel: display change IRQ and extended plane info', { skip: !patched && 'needs the kernel-patches series', timeout: 120_000 }, () => {
+  test('the IRQ index and its capabilities', () => {
+    using mdev = createMdev('mbochs', 'mbochs-small');
+    using display = openDisplay(mdev.uuid);
+    const irq = display.features.changeIrq;
+    assert.ok(irq);
+    assert.deepEqual(
+      { index: irq.index, eventfd: irq.eventfd, maskable: irq.maskable, count: irq.count, capabilities: irq.capabilities },
+      {
+        index: 5,
+        eventfd: true,
+        maskable: true,
+        count: 3,
+        capabilities: [
+          { kind: 'type', version: 1, type: uapi.vfioExt.VFIO_IRQ_TYPE_GFX, subtype: uapi.vfioExt.VFIO_IRQ_SUBTYPE_GFX_DISPLAY },
+          { kind: 'display', version: 1, events: uapi.vfioExt.VFIO_IRQ_DISPLAY_PRIMARY | uapi.vfioExt.VFIO_IRQ_DISPLAY_MODE },
+        ],
+      },
+    );
+    assert.equal(display.features.changeEvents, true);
+    assert.equal(display.features.extendedInfo, true);
+  });
+
+  test('a double-buffered animation: each flip wakes changes() with no timer; flipSeq and buffers follow; pixels match', async () => {
+    using mdev = createMdev('mbochs', 'mbochs-small');
+    using display = openDisplay(mdev.uuid);
+    using guest = new BochsGuest(display.device);
+    const controller = new AbortController();
+    const changes = display.changes({ signal: controller.signal });
+    assert.equal(changes.source, 'event');
+    const initial = await next(changes);
+    assert.equal(initial.primary, null);
+
+    guest.setMode(800, 600);
+    const moded = await next(changes);
+    assert.deepEqual(moded.events, { primary: 0, cursor: 0, mode: 1, any: 0 });
+    assert.ok(moded.changed.mode);
+    const front = dmabufPlane(moded.primary);
+    assert.deepEqual([front.head, front.numHeads, front.srcX, front.srcY], [0, 1, 0, 0]);
+
+    const lines = [0, guest.backBufferLine()];
+    let seq = front.flipSeq ?? -1n;
+    for (let frame = 1; frame <= 6; frame++) {
+      const line = lines[frame % 2] ?? 0;
+      const drawn = guest.draw(frame, line);
+      guest.flip(line);
+      const change = await next(changes);
+      assert.equal(change.source, 'event');
+      assert.deepEqual(change.events, { primary: 1, cursor: 0, mode: 0, any: 0 }, `frame ${frame}`);
+      assert.deepEqual(change.changed, { primary: true, cursor: false, mode: false });
+      const plane = dmabufPlane(change.primary);
+      assert.equal(plane.flipSeq, seq + 1n, 'flipSeq counts the flip');
+      seq = plane.flipSeq ?? -1n;
+      using map = display.dmabuf(plane).map();
+      map.begin('read');
+      assert.ok(Buffer.from(map.bytes.subarray(0, drawn.length)).equals(drawn), `frame ${frame}: dma-buf pixels equal the guest's drawing`);
+      map.end('read');
+    }
+    controller.abort();
+    await assert.rejects(changes.next(), { name: 'AbortError' });
+  });
+
+  test('paused: no signals; resumed: one signal for what happened meanwhile', async () => {
+    using mdev = createMdev('mbochs', 'mbochs-small');
+    using display = openDisplay(mdev.uuid);
+    using guest = new BochsGuest(display.device);
+    guest.setMode(800, 600);
+    const changes = display.changes();
+    await next(changes);
+    display.pauseChanges();
+    guest.flip(guest.backBufferLine());
+    guest.flip(0);
+    guest.flip(guest.backBufferLine());
+    const pending = next(changes);
+    const early = await Promise.race([pending.then(() => 'woke'), sleep(300).then(() => 'quiet')]);
+    assert.equal(early, 'quiet', 'no signal while paused');
+    display.resumeChanges();
+    const change = await pending;
+    assert.deepEqual(change.events, { primary: 1, cursor: 0, mode: 0, any: 0 }, 'one signal for three flips');
+    await changes.return(undefined);
+  });
+
+  test('writes that change nothing signal nothing', async () => {
+    using mdev = createMdev('mbochs', 'mbochs-small');
+    using display = openDisplay(mdev.uuid);
+    using guest = new BochsGuest(display.device);
+    guest.setMode(800, 600);
+    const changes = display.changes();
+    await next(changes);
+    guest.flip(0);
+    guest.setReg(DISPI_INDEX.VIRT_HEIGHT, 1234); // not part of the plane
+    const pending = next(changes);
+    assert.equal(await Promise.race([pending.then(() => 'woke'), sleep(300).then(() => 'quiet')]), 'quiet');
+    guest.disable();
+    assert.deepEqual((await pending).events, { primary: 0, cursor: 0, mode: 1, any: 0 }, 'disabling is a mode change');
+    await changes.return(undefined);
+  });
+
+  test('a head that does not exist is refused', () => {
+    using mdev = createMdev('mbochs', 'mbochs-small');
+    using display = openDisplay(mdev.uuid);
+    assert.throws(() => display.query('primary', { head: 1 }), (e: unknown) => e instanceof KernelError && e.code === 'EINVAL');
+  });
+});
+
+describe('stock kernel: the same API through the timer', { skip: patched && 'stock kernel behaviour', timeout: 120_000 }, () => {
+  test('no events, no extended info; changes() polls; event-only calls are typed errors', async () => {
+    using mdev = createMdev('mbochs', 'mbochs-small');
+    using display = openDisplay(mdev.uuid);
+    assert.equal(display.features.changeEvents, false);
+    assert.equal(display.features.extendedInfo, false);
+    assert.equal(display.features.changeIrq, null);
+    assert.throws(() => display.changes({ mode: 'event' }), (e: unknown) => e instanceof UnsupportedError && e.code === 'ERR_VFIO_NO_CHANGE_EVENTS');
+    assert.throws(() => { display.pauseChanges(); }, UnsupportedError);
+    assert.throws(() => display.query('primary', { head: 1 }), UnsupportedError);
+    using guest = new BochsGuest(display.device);
+    guest.setMode(800, 600);
+    const controller = new AbortController();
+    const changes = display.changes({ signal: controller.signal, periodMs: 5 });
+    assert.equal(changes.source, 'timer');
+    const first = await next(changes);
+    assert.equal(first.events, null);
+    assert.equal(dmabufPlane(first.primary).flipSeq, undefined);
+    guest.flip(guest.backBufferLine());
+    assert.ok((await next(changes)).changed.primary);
+    controller.abort();
+    await assert.rejects(changes.next(), { name: 'AbortError' });
+  });
+});
