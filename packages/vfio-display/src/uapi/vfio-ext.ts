@@ -4,14 +4,15 @@
 // of it; test/rig/uapi-headers checks these against the patched headers.
 import { layout, u32, u64 } from './codec.js';
 
-/** vfio_irq_info grows by cap_offset (16 -> 20 bytes). */
+/** vfio_irq_info grows by cap_offset and a pad that keeps capabilities 8-byte aligned (16 -> 24 bytes). */
 export const VFIO_IRQ_INFO_FLAG_CAPS = 1 << 4;
-export const vfio_irq_info = layout('vfio_irq_info', 20, {
+export const vfio_irq_info = layout('vfio_irq_info', 24, {
   argsz: u32(0),
   flags: u32(4),
   index: u32(8),
   count: u32(12),
   cap_offset: u32(16),
+  pad: u32(20),
 });
 
 export const VFIO_IRQ_INFO_CAP_TYPE = 1;
