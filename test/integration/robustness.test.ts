@@ -122,7 +122,10 @@ describe('new ioctls with bad arguments', { skip: rigKernel !== 'patched' && 'ne
     // Removal waits for the last user: close the device after asking.
     const removing = new Promise<void>((resolve, reject) => {
       const remover = spawn(process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(`${mdev.sysfsPath}/remove`)}, '1')`], { stdio: 'inherit' });
-      remover.on('exit', (code) => { code === 0 ? resolve() : reject(new Error(`remove exited ${code}`)); });
+      remover.on('exit', (code) => {
+        if (code === 0) resolve();
+        else reject(new Error(`remove exited ${String(code)}`));
+      });
     });
     await new Promise((r) => setTimeout(r, 300));
     display.close();
