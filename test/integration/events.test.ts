@@ -16,6 +16,11 @@ function dmabufPlane(plane: PlaneInfo | null): Extract<PlaneInfo, { mode: 'dmabu
   return plane;
 }
 
+/** 'quiet' if `pending` has not settled after `ms` (the stream stayed asleep). */
+function quietFor(pending: Promise<unknown>, ms: number): Promise<'woke' | 'quiet'> {
+  return Promise.race([pending.then(() => 'woke' as const), sleep(ms).then(() => 'quiet' as const)]);
+}
+
 async function next(changes: AsyncIterator<DisplayChange>): Promise<DisplayChange> {
   const r = await changes.next();
   assert.ok(!r.done);
@@ -96,8 +101,7 @@ describe('patched kernel: display change IRQ and extended plane info', { skip: !
     guest.flip(0);
     guest.flip(guest.backBufferLine());
     const pending = next(changes);
-    const early = await Promise.race([pending.then(() => 'woke'), sleep(300).then(() => 'quiet')]);
-    assert.equal(early, 'quiet', 'no signal while paused');
+    assert.equal(await quietFor(pending, 300), 'quiet', 'no signal while paused');
     display.resumeChanges();
     const change = await pending;
     assert.deepEqual(change.events, { primary: 1, cursor: 0, mode: 0, any: 0 }, 'one signal for three flips');
@@ -114,7 +118,7 @@ describe('patched kernel: display change IRQ and extended plane info', { skip: !
     guest.flip(0);
     guest.setReg(DISPI_INDEX.VIRT_HEIGHT, 1234); // not part of the plane
     const pending = next(changes);
-    assert.equal(await Promise.race([pending.then(() => 'woke'), sleep(300).then(() => 'quiet')]), 'quiet');
+    assert.equal(await quietFor(pending, 300), 'quiet');
     guest.disable();
     assert.deepEqual((await pending).events, { primary: 0, cursor: 0, mode: 1, any: 0 }, 'disabling is a mode change');
     await changes.return(undefined);

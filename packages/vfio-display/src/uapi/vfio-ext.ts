@@ -3,17 +3,11 @@
 // change IRQ and extended plane info. Kernels without the series lack all
 // of it; test/rig/uapi-headers checks these against the patched headers.
 import { layout, u32, u64 } from './codec.js';
+import * as base from './vfio.js';
 
 /** vfio_irq_info grows by cap_offset and a pad that keeps capabilities 8-byte aligned (16 -> 24 bytes). */
 export const VFIO_IRQ_INFO_FLAG_CAPS = 1 << 4;
-export const vfio_irq_info = layout('vfio_irq_info', 24, {
-  argsz: u32(0),
-  flags: u32(4),
-  index: u32(8),
-  count: u32(12),
-  cap_offset: u32(16),
-  pad: u32(20),
-});
+export const vfio_irq_info = layout('vfio_irq_info', 24, { ...base.vfio_irq_info.fields, cap_offset: u32(16), pad: u32(20) });
 
 export const VFIO_IRQ_INFO_CAP_TYPE = 1;
 export const vfio_irq_info_cap_type = layout('vfio_irq_info_cap_type', 16, { type: u32(8), subtype: u32(12) });
@@ -31,21 +25,7 @@ export const VFIO_IRQ_DISPLAY_MODE = 1 << 2;
 /** Input flag; with it (and argsz >= 88) the struct continues at 64. */
 export const VFIO_GFX_PLANE_FLAG_EXT_INFO = 1 << 3;
 export const vfio_device_gfx_plane_info = layout('vfio_device_gfx_plane_info', 88, {
-  argsz: u32(0),
-  flags: u32(4),
-  drm_plane_type: u32(8),
-  drm_format: u32(12),
-  drm_format_mod: u64(16),
-  width: u32(24),
-  height: u32(28),
-  stride: u32(32),
-  size: u32(36),
-  x_pos: u32(40),
-  y_pos: u32(44),
-  x_hot: u32(48),
-  y_hot: u32(52),
-  region_index: u32(56),
-  reserved: u32(60),
+  ...base.vfio_device_gfx_plane_info.fields,
   head: u32(64),
   num_heads: u32(68),
   src_x: u32(72),
