@@ -20,9 +20,11 @@ export default async function* countReporter(source: AsyncIterable<TestEvent>): 
   for await (const event of source) {
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
     const data = event.data as TestResultData;
-    // Suites (describe) pass or fail through their tests; count tests only.
-    if (data.details.type === 'suite') continue;
-    if (data.skip !== undefined && data.skip !== false) counts.skipped++;
+    const skipped = data.skip !== undefined && data.skip !== false;
+    // Suites pass or fail through their tests, so count tests only, except
+    // a skipped suite, whose tests never report.
+    if (data.details.type === 'suite' && !skipped) continue;
+    if (skipped) counts.skipped++;
     else if (event.type === 'test:pass') counts.passed++;
     else counts.failed++;
   }
