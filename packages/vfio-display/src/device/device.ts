@@ -350,15 +350,28 @@ export class VfioDevice implements Disposable {
 }
 
 /**
- * Decodes a filled vfio_region_info buffer (the struct and its capability
- * chain), checking what the driver wrote.
+ * The capabilities of a filled region- or IRQ-info buffer: none without the
+ * CAPS flag, else the chain within the argsz the driver reported, which must
+ * fit the buffer it was given after asking for it.
  */
-export function decodeRegionInfo(bytes: Uint8Array, index: number, what: string): RegionInfo {
-  const raw = decode(v.vfio_region_info, viewOf(bytes));
-  const hasCaps = (raw.flags & v.VFIO_REGION_INFO_FLAG_CAPS) !== 0 && raw.cap_offset !== 0;
-  if (hasCaps && raw.argsz > bytes.length) {
+function chainOf<T>(
+  bytes: Uint8Array,
+  raw: { flags: number; argsz: number; cap_offset: number },
+  capsFlag: number,
+  fixedSize: number,
+  what: string,
+  decodeChain: (bytes: Uint8Array, first: number, fixedSize: number, what: string) => T[],
+): T[] {
+  if ((raw.flags & capsFlag) === 0 || raw.cap_offset === 0) return [];
+  if (raw.argsz > bytes.length) {
     throw new MalformedReplyError(`${what}: the capabilities need ${raw.argsz} bytes after the kernel was given the ${bytes.length} it asked for`);
   }
+  return decodeChain(bytes.subarray(0, raw.argsz), raw.cap_offset, fixedSize, what);
+}
+
+/** Decodes a filled vfio_region_info buffer (the struct and its capability chain). */
+export function decodeRegionInfo(bytes: Uint8Array, index: number, what: string): RegionInfo {
+  const raw = decode(v.vfio_region_info, viewOf(bytes));
   return {
     index,
     flags: raw.flags,
@@ -367,16 +380,13 @@ export function decodeRegionInfo(bytes: Uint8Array, index: number, what: string)
     mappable: (raw.flags & v.VFIO_REGION_INFO_FLAG_MMAP) !== 0,
     size: safeNumber(raw.size, 'region size', what),
     offset: safeNumber(raw.offset, 'region offset', what),
-    capabilities: hasCaps ? decodeRegionCapabilities(bytes.subarray(0, raw.argsz), raw.cap_offset, v.vfio_region_info.size, what) : [],
+    capabilities: chainOf(bytes, raw, v.VFIO_REGION_INFO_FLAG_CAPS, v.vfio_region_info.size, what, decodeRegionCapabilities),
   };
 }
 
+/** Decodes a filled vfio_irq_info buffer (with the extension's capability chain). */
 export function decodeIrqInfo(bytes: Uint8Array, index: number, what: string): IrqInfo {
   const raw = decode(ext.vfio_irq_info, viewOf(bytes));
-  const hasCaps = (raw.flags & ext.VFIO_IRQ_INFO_FLAG_CAPS) !== 0 && raw.cap_offset !== 0;
-  if (hasCaps && raw.argsz > bytes.length) {
-    throw new MalformedReplyError(`${what}: the capabilities need ${raw.argsz} bytes after the kernel was given the ${bytes.length} it asked for`);
-  }
   return {
     index,
     flags: raw.flags,
@@ -385,7 +395,7 @@ export function decodeIrqInfo(bytes: Uint8Array, index: number, what: string): I
     automasked: (raw.flags & v.VFIO_IRQ_INFO_AUTOMASKED) !== 0,
     noresize: (raw.flags & v.VFIO_IRQ_INFO_NORESIZE) !== 0,
     count: raw.count,
-    capabilities: hasCaps ? decodeIrqCapabilities(bytes.subarray(0, raw.argsz), raw.cap_offset, ext.vfio_irq_info.size, what) : [],
+    capabilities: chainOf(bytes, raw, ext.VFIO_IRQ_INFO_FLAG_CAPS, ext.vfio_irq_info.size, what, decodeIrqCapabilities),
   };
 }
 
