@@ -6,7 +6,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { BusyError, ClosedError, InvalidArgumentError, NotFoundError, UnsupportedError, openDevice, openDisplay, uapi, type PlaneInfo } from 'vfio-display';
-import { BochsGuest, testPattern } from '../lib/bochs-guest.js';
+import { BochsGuest, openMbochsGuest, testPattern } from '../lib/bochs-guest.js';
 import { createMdev, requireRig, rigKernel } from '../lib/rig.js';
 
 const out = requireRig();
@@ -242,10 +242,8 @@ test('opening and closing a device 1000 times leaves the fd count unchanged', ()
 });
 
 test('changes(): timer mode yields the current state, then each flip', async () => {
-  using mdev = createMdev('mbochs', 'mbochs-small');
-  using display = openDisplay(mdev.uuid);
-  using guest = new BochsGuest(display.device);
-  guest.setMode(800, 600);
+  using rig = openMbochsGuest();
+  const { display, guest } = rig;
   const back = guest.backBufferLine();
   const controller = new AbortController();
   const changes = display.changes({ signal: controller.signal, periodMs: 5, mode: 'timer' });

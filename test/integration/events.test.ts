@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { KernelError, UnsupportedError, openDisplay, uapi, type DisplayChange, type PlaneInfo } from 'vfio-display';
-import { BochsGuest, DISPI_INDEX } from '../lib/bochs-guest.js';
+import { BochsGuest, DISPI_INDEX, openMbochsGuest } from '../lib/bochs-guest.js';
 import { createMdev, requireRig, rigKernel } from '../lib/rig.js';
 
 requireRig();
@@ -90,10 +90,8 @@ describe('patched kernel: display change IRQ and extended plane info', { skip: !
   });
 
   test('paused: no signals; resumed: one signal for what happened meanwhile', async () => {
-    using mdev = createMdev('mbochs', 'mbochs-small');
-    using display = openDisplay(mdev.uuid);
-    using guest = new BochsGuest(display.device);
-    guest.setMode(800, 600);
+    using rig = openMbochsGuest();
+    const { display, guest } = rig;
     const changes = display.changes();
     await next(changes);
     display.pauseChanges();
@@ -109,10 +107,8 @@ describe('patched kernel: display change IRQ and extended plane info', { skip: !
   });
 
   test('writes that change nothing signal nothing', async () => {
-    using mdev = createMdev('mbochs', 'mbochs-small');
-    using display = openDisplay(mdev.uuid);
-    using guest = new BochsGuest(display.device);
-    guest.setMode(800, 600);
+    using rig = openMbochsGuest();
+    const { display, guest } = rig;
     const changes = display.changes();
     await next(changes);
     guest.flip(0);

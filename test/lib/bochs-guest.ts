@@ -1,7 +1,8 @@
 // A test acting as the guest of an mbochs vGPU: it programs the Bochs DISPI
 // registers through the MMIO BAR (BAR2 + 0x500, 16-bit registers) and draws
 // into VRAM through a BAR0 mmap, as a bochs-drm guest would.
-import { type RegionMapping, type VfioDevice } from 'vfio-display';
+import { openDisplay, type Display, type RegionMapping, type VfioDevice } from 'vfio-display';
+import { createMdev } from './rig.js';
 
 const BAR0 = 0;
 const BAR2 = 2;
@@ -92,4 +93,26 @@ export function testPattern(width: number, height: number, seed: number): Uint8A
     for (let x = 0; x < width; x++) px[y * width + x] = ((x * 7 + seed * 13) & 0xff) | (((y * 3 + seed) & 0xff) << 8) | (((x ^ y ^ seed) & 0xff) << 16);
   }
   return new Uint8Array(px.buffer);
+}
+
+export interface MbochsGuest extends Disposable {
+  readonly display: Display;
+  readonly guest: BochsGuest;
+}
+
+/** A fresh mbochs-small vGPU, its display, and the test as its guest with an 800x600 mode set. */
+export function openMbochsGuest(): MbochsGuest {
+  const mdev = createMdev('mbochs', 'mbochs-small');
+  const display = openDisplay(mdev.uuid);
+  const guest = new BochsGuest(display.device);
+  guest.setMode(800, 600);
+  return {
+    display,
+    guest,
+    [Symbol.dispose]: () => {
+      guest[Symbol.dispose]();
+      display.close();
+      mdev.remove();
+    },
+  };
 }
