@@ -55,14 +55,41 @@ Napi::Uint8Array ToBytes(const Napi::Value& v, const char* what) {
   return v.As<Napi::Uint8Array>();
 }
 
-// ioctl(fd, request, arg, name): arg is a Uint8Array (its bytes are the
-// struct, in and out) or an integer passed by value. Returns the ioctl's
-// non-negative result (some return a new fd).
+// Writes, for each [into, offset, target] of `pointers`, the address of
+// target's bytes as a little-endian u64 at into[offset]: the user pointers
+// inside DRM structs (arrays the kernel fills or reads). The caller holds
+// every target for the duration of the ioctl.
+void PatchPointers(const Napi::Value& v) {
+  if (v.IsUndefined()) return;
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "pointers must be an array of [into, offset, target]");
+  Napi::Array list = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value entry = list.Get(i);
+    if (!entry.IsArray() || entry.As<Napi::Array>().Length() != 3) {
+      throw Napi::TypeError::New(v.Env(), "each pointer must be [into, offset, target]");
+    }
+    Napi::Array triple = entry.As<Napi::Array>();
+    Napi::Uint8Array into = ToBytes(triple.Get(0u), "pointer destination");
+    uint64_t offset = ToU53(triple.Get(1u), "pointer offset");
+    Napi::Uint8Array target = ToBytes(triple.Get(2u), "pointer target");
+    if (offset > into.ByteLength() || into.ByteLength() - offset < sizeof(uint64_t)) {
+      throw Napi::RangeError::New(v.Env(), "pointer offset outside its destination");
+    }
+    uint64_t address = target.ByteLength() ? reinterpret_cast<uintptr_t>(target.Data()) : 0;
+    std::memcpy(into.Data() + offset, &address, sizeof(address));
+  }
+}
+
+// ioctl(fd, request, arg, name, pointers?): arg is a Uint8Array (its bytes
+// are the struct, in and out) or an integer passed by value; pointers are
+// patched in first (PatchPointers). Returns the ioctl's non-negative result
+// (some return a new fd).
 Napi::Value Ioctl(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ToFd(info[0]);
   unsigned long request = static_cast<unsigned long>(ToU53(info[1], "request"));
   std::string name = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : std::string();
+  PatchPointers(info[4]);
   int r;
   if (info[2].IsTypedArray()) {
     Napi::Uint8Array bytes = ToBytes(info[2], "arg");

@@ -53,6 +53,40 @@ test('errors are SystemError-shaped, with the ioctl name', () => {
   closeSync(fd);
 });
 
+test('ioctl writes the addresses of pointer targets into the struct first', () => {
+  const [r, w] = pipe();
+  writeSync(w, 'abc');
+  const target = new Uint8Array(64);
+  const other = new Uint8Array(64);
+  const arg = new Uint8Array(32);
+  const side = new Uint8Array(16);
+  // FIONREAD fills arg[0..4]; the patches at 8, 16, 24 and in `side` stay as written.
+  native.ioctl(r, FIONREAD, arg, 'FIONREAD', [
+    [arg, 8, target],
+    [arg, 16, other],
+    [arg, 24, new Uint8Array(0)],
+    [side, 0, target],
+  ]);
+  const view = new DataView(arg.buffer);
+  assert.equal(view.getInt32(0, true), 3);
+  const address = view.getBigUint64(8, true);
+  assert.notEqual(address, 0n);
+  assert.notEqual(view.getBigUint64(16, true), address);
+  assert.equal(view.getBigUint64(24, true), 0n, 'an empty target is a NULL pointer');
+  assert.equal(new DataView(side.buffer).getBigUint64(0, true), address);
+  closeSync(r);
+  closeSync(w);
+});
+
+test('bad pointer patches are TypeErrors and RangeErrors, not crashes', () => {
+  const arg = new Uint8Array(16);
+  assert.throws(() => native.ioctl(0, FIONREAD, arg, 'x', [[arg, 9, arg]]), RangeError);
+  assert.throws(() => native.ioctl(0, FIONREAD, arg, 'x', [[arg, -1, arg]]), RangeError);
+  assert.throws(() => native.ioctl(0, FIONREAD, arg, 'x', [[arg, 0]] as never), TypeError);
+  assert.throws(() => native.ioctl(0, FIONREAD, arg, 'x', [[arg, 0, 5]] as never), TypeError);
+  assert.throws(() => native.ioctl(0, FIONREAD, arg, 'x', {} as never), TypeError);
+});
+
 test('bad arguments are TypeErrors, not crashes', () => {
   assert.throws(() => native.ioctl(-1, FIONREAD, 0, 'x'), RangeError);
   assert.throws(() => native.ioctl('1' as unknown as number, FIONREAD, 0, 'x'), TypeError);

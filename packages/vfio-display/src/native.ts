@@ -11,8 +11,12 @@ export interface NativeSystemError extends Error {
 }
 
 export interface NativeAddon {
-  /** Returns the ioctl's result (>= 0). `arg` is the struct (in/out) or a value. */
-  ioctl(fd: number, request: number, arg: Uint8Array | number, name: string): number;
+  /**
+   * Returns the ioctl's result (>= 0). `arg` is the struct (in/out) or a
+   * value. Each of `pointers` first writes the address of `target` (0 if it
+   * is empty) as a u64 at `into[offset]`: user pointers inside the struct.
+   */
+  ioctl(fd: number, request: number, arg: Uint8Array | number, name: string, pointers?: readonly PointerPatch[]): number;
   pread(fd: number, buffer: Uint8Array, offset: number): number;
   pwrite(fd: number, buffer: Uint8Array, offset: number): number;
   read(fd: number, buffer: Uint8Array): number;
@@ -33,6 +37,9 @@ export interface NativeAddon {
   /** A pending wait calls back now with -ECANCELED. */
   cancelWait(handle: WaitHandle): void;
 }
+
+/** [into, offset, target]: the address of target's bytes goes at into[offset]. */
+export type PointerPatch = readonly [into: Uint8Array, offset: number, target: Uint8Array];
 
 declare const waitHandle: unique symbol;
 export interface WaitHandle {

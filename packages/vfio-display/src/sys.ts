@@ -2,12 +2,12 @@
 // refusal becomes the error class for it (errors.ts) with the operation named.
 import { openSync } from 'node:fs';
 import { fromSystemError } from './errors.js';
-import { native } from './native.js';
+import { native, type PointerPatch } from './native.js';
 
 /** ioctl(2); `name` is the kernel's name of the request, `what` the operation in words. */
-export function ioctl(fd: number, request: number, arg: Uint8Array | number, name: string, what: string): number {
+export function ioctl(fd: number, request: number, arg: Uint8Array | number, name: string, what: string, pointers?: readonly PointerPatch[]): number {
   try {
-    return native.ioctl(fd, request, arg, name);
+    return native.ioctl(fd, request, arg, name, pointers);
   } catch (err) {
     throw fromSystemError(err, what, { ioctl: name });
   }
