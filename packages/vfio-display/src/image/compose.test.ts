@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidArgumentError } from '../errors.js';
-import { compareImages, compositeCursor, NO_HOTSPOT, type CursorPlacement } from './compose.js';
+import { compareImages, compositeCursor, type CursorPlacement } from './compose.js';
 import type { RgbaImage } from './convert.js';
 
 const GRAY = [100, 100, 100, 255];
@@ -27,8 +27,9 @@ function changed(at: CursorPlacement, c: RgbaImage = cursor): Record<string, num
 
 test('cursor: blended at the pointer position minus the hotspot', () => {
   assert.deepEqual(changed({ x: 1, y: 1 }), { '1,1': WHITE, '1,2': BLEND, '2,2': BLUE });
-  assert.deepEqual(changed({ x: 1, y: 1, hotX: 1, hotY: 1 }), { '0,0': WHITE, '0,1': BLEND, '1,1': BLUE });
-  assert.deepEqual(changed({ x: 1, y: 1, hotX: NO_HOTSPOT, hotY: NO_HOTSPOT }), changed({ x: 1, y: 1 }));
+  assert.deepEqual(changed({ x: 1, y: 1, hotspot: { x: 1, y: 1 } }), { '0,0': WHITE, '0,1': BLEND, '1,1': BLUE });
+  assert.deepEqual(changed({ x: 1, y: 1, hotspot: { x: 0, y: 1 } }), { '1,0': WHITE, '1,1': BLEND, '2,1': BLUE });
+  assert.deepEqual(changed({ x: 1, y: 1, hotspot: null }), changed({ x: 1, y: 1 }));
 });
 
 test('cursor: straight alpha blends colour * alpha', () => {

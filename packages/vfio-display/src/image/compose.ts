@@ -5,16 +5,13 @@ import { InvalidArgumentError } from '../errors.js';
 import type { RgbaImage } from './convert.js';
 import { checkInt, MAX_DIMENSION } from './tiling.js';
 
-/** VFIO's "no hotspot" (x_hot/y_hot == 0xffffffff). */
-export const NO_HOTSPOT = 0xffffffff;
-
+/** Where a cursor goes: a cursor PlaneInfo has these fields. */
 export interface CursorPlacement {
   /** Pointer position on the primary (the cursor plane's x_pos, y_pos). */
   readonly x: number;
   readonly y: number;
-  /** Hotspot inside the cursor image; NO_HOTSPOT or absent counts as 0. */
-  readonly hotX?: number;
-  readonly hotY?: number;
+  /** Hotspot inside the cursor image; null or absent counts as (0, 0). */
+  readonly hotspot?: { readonly x: number; readonly y: number } | null;
   /**
    * How the cursor's colour relates to its alpha. Default 'premultiplied':
    * DRM assumes premultiplied alpha for planes (drm_blend.c,
@@ -31,19 +28,19 @@ function checkImage(what: string, image: RgbaImage): void {
   }
 }
 
-const hot = (h: number | undefined): number => (h === undefined || h === NO_HOTSPOT ? 0 : h);
-
 /**
  * A copy of `primary` with `cursor` blended over it ("over" operator), its
- * top-left at (x - hotX, y - hotY), clipped to the primary's edges (a cursor
+ * top-left at (x - hotspot.x, y - hotspot.y), clipped to the primary's edges (a cursor
  * partly or wholly outside is drawn partly or not at all).
  */
 export function compositeCursor(primary: RgbaImage, cursor: RgbaImage, at: CursorPlacement): RgbaImage {
   checkImage('primary', primary);
   checkImage('cursor', cursor);
-  if (!Number.isInteger(at.x) || !Number.isInteger(at.y)) throw new InvalidArgumentError(`cursor position must be integers, not ${at.x},${at.y}`);
-  const left = at.x - hot(at.hotX);
-  const top = at.y - hot(at.hotY);
+  if (![at.x, at.y, at.hotspot?.x ?? 0, at.hotspot?.y ?? 0].every(Number.isSafeInteger)) {
+    throw new InvalidArgumentError(`cursor position and hotspot must be integers, not ${at.x},${at.y} hotspot ${JSON.stringify(at.hotspot)}`);
+  }
+  const left = at.x - (at.hotspot?.x ?? 0);
+  const top = at.y - (at.hotspot?.y ?? 0);
   const out = primary.data.slice(0, primary.width * primary.height * 4);
   const straight = at.alpha === 'straight';
   const x0 = Math.max(0, -left);

@@ -10,7 +10,7 @@ import { tiledOffset, tilingOf } from './tiling.js';
 /** One row of `pixels` given as the bytes of each pixel, converted. */
 function row(format: number, ...pixels: number[][]): number[] {
   const bytes = Uint8Array.from(pixels.flat());
-  return [...toRgba({ bytes, width: pixels.length, height: 1, stride: bytes.length, format }).data];
+  return [...toRgba({ bytes, width: pixels.length, height: 1, stride: bytes.length, drmFormat: format }).data];
 }
 
 const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
@@ -61,9 +61,9 @@ test('C8: gray ramp by default, or the caller palette', () => {
   const palette = new Array<number>(256).fill(0);
   palette[5] = 0x123456;
   const bytes = Uint8Array.of(5, 6);
-  const rgba = toRgba({ bytes, width: 2, height: 1, stride: 2, format: fourcc.DRM_FORMAT_C8 }, { palette });
+  const rgba = toRgba({ bytes, width: 2, height: 1, stride: 2, drmFormat: fourcc.DRM_FORMAT_C8 }, { palette });
   assert.deepEqual([...rgba.data], [0x12, 0x34, 0x56, 255, 0, 0, 0, 255]);
-  assert.throws(() => toRgba({ bytes, width: 2, height: 1, stride: 2, format: fourcc.DRM_FORMAT_C8 }, { palette: [1, 2] }), InvalidArgumentError);
+  assert.throws(() => toRgba({ bytes, width: 2, height: 1, stride: 2, drmFormat: fourcc.DRM_FORMAT_C8 }, { palette: [1, 2] }), InvalidArgumentError);
 });
 
 test('packed 4:2:2: BT.601 limited range in each byte order, odd origins keep their chroma pair', () => {
@@ -79,7 +79,7 @@ test('packed 4:2:2: BT.601 limited range in each byte order, odd origins keep th
   ];
   for (const [format, pack] of orders) {
     const bytes = Uint8Array.from([...pack(16, 128, 235, 128), ...pack(81, 90, 81, 240)]);
-    const frame: Frame = { bytes, width: 4, height: 1, stride: 8, format };
+    const frame: Frame = { bytes, width: 4, height: 1, stride: 8, drmFormat: format };
     assert.deepEqual([...toRgba(frame).data], expected, fourcc.fourccString(format));
     // Pixels 1..2: white from the first pair, red from the second.
     assert.deepEqual([...toRgba({ ...frame, width: 2, srcX: 1 }).data], expected.slice(4, 12), fourcc.fourccString(format));
@@ -97,11 +97,11 @@ const expectXr24 = (x: number, y: number): number[] => [(x + y) & 0xff, y & 0xff
 
 test('srcX/srcY select the visible part of a larger buffer', () => {
   const bytes = xr24(24, 4); // 6 x 4 pixels
-  const rgba = toRgba({ bytes, width: 3, height: 2, stride: 24, srcX: 2, srcY: 1, format: fourcc.DRM_FORMAT_XRGB8888 });
+  const rgba = toRgba({ bytes, width: 3, height: 2, stride: 24, srcX: 2, srcY: 1, drmFormat: fourcc.DRM_FORMAT_XRGB8888 });
   assert.deepEqual([...rgba.data], [[2, 1], [3, 1], [4, 1], [2, 2], [3, 2], [4, 2]].flatMap(([x, y]) => expectXr24(x ?? 0, y ?? 0)));
   // The same for a format on the scalar path.
   const c8 = Uint8Array.from({ length: 24 }, (_, i) => i);
-  assert.deepEqual([...toRgba({ bytes: c8, width: 2, height: 1, stride: 6, srcX: 4, srcY: 3, format: fourcc.DRM_FORMAT_C8 }).data], [22, 22, 22, 255, 23, 23, 23, 255]);
+  assert.deepEqual([...toRgba({ bytes: c8, width: 2, height: 1, stride: 6, srcX: 4, srcY: 3, drmFormat: fourcc.DRM_FORMAT_C8 }).data], [22, 22, 22, 255, 23, 23, 23, 255]);
 });
 
 function retile(linear: Uint8Array, modifier: bigint, stride: number, rows: number): Uint8Array {
@@ -126,7 +126,7 @@ test('tiled sources: widths that are not tile multiples, origins inside tiles an
     const tiled = retile(xr24(stride, rows), modifier, stride, rows);
     const want: number[] = [];
     for (let y = srcY; y < srcY + height; y++) for (let x = srcX; x < srcX + width; x++) want.push(...expectXr24(x, y));
-    const frame: Frame = { bytes: tiled, width, height, stride, srcX, srcY, modifier, format: fourcc.DRM_FORMAT_XRGB8888 };
+    const frame: Frame = { bytes: tiled, width, height, stride, srcX, srcY, modifier, drmFormat: fourcc.DRM_FORMAT_XRGB8888 };
     const label = `${fourcc.modifierName(modifier)} ${width}x${height}+${srcX}+${srcY}`;
     assert.deepEqual([...toRgba(frame).data], want, label);
     assert.deepEqual([...converter.convert(frame).data], want, `${label} (reused memory)`);
@@ -142,7 +142,7 @@ test('tiled sources on the scalar path equal the linear conversion', () => {
     for (const format of [fourcc.DRM_FORMAT_RGB565, fourcc.DRM_FORMAT_XRGB2101010, fourcc.DRM_FORMAT_RGB888, fourcc.DRM_FORMAT_UYVY, fourcc.DRM_FORMAT_C8]) {
       const cpp = fourcc.formatInfo(format)?.cpp ?? 1;
       // Origins inside an OWord (5 * cpp is not a multiple of 16), widths not tile multiples.
-      const frame = { width: Math.floor(400 / cpp) - 6, height: 30, srcX: 5, srcY: 7, format, stride };
+      const frame = { width: Math.floor(400 / cpp) - 6, height: 30, srcX: 5, srcY: 7, drmFormat: format, stride };
       assert.deepEqual(toRgba({ ...frame, bytes: tiled, modifier }).data, toRgba({ ...frame, bytes: linear }).data, `${fourcc.fourccString(format)} ${fourcc.modifierName(modifier)}`);
     }
   }
@@ -150,11 +150,11 @@ test('tiled sources on the scalar path equal the linear conversion', () => {
 
 test('unknown formats are UnsupportedError naming the fourcc', () => {
   const nv12 = fourcc.fourccCode('N', 'V', '1', '2');
-  assert.throws(() => toRgba({ bytes: new Uint8Array(64), width: 4, height: 4, stride: 4, format: nv12 }), (e: unknown) => e instanceof UnsupportedError && e.message.includes('NV12'));
+  assert.throws(() => toRgba({ bytes: new Uint8Array(64), width: 4, height: 4, stride: 4, drmFormat: nv12 }), (e: unknown) => e instanceof UnsupportedError && e.message.includes('NV12'));
 });
 
 test('bad geometry is an InvalidArgumentError, never a read past the buffer', () => {
-  const base: Frame = { bytes: new Uint8Array(4 * 4 * 4), width: 4, height: 4, stride: 16, format: fourcc.DRM_FORMAT_XRGB8888 };
+  const base: Frame = { bytes: new Uint8Array(4 * 4 * 4), width: 4, height: 4, stride: 16, drmFormat: fourcc.DRM_FORMAT_XRGB8888 };
   const bad = (frame: Partial<Frame>, pattern: RegExp): void => {
     assert.throws(() => toRgba({ ...base, ...frame }), (e: unknown) => e instanceof InvalidArgumentError && pattern.test(e.message), pattern.source);
   };
@@ -167,8 +167,8 @@ test('bad geometry is an InvalidArgumentError, never a read past the buffer', ()
   bad({ width: 2.5 }, /width must be/);
   bad({ srcX: -1 }, /srcX must be/);
   bad({ stride: Number.NaN }, /stride must be/);
-  bad({ format: -1 }, /format must be a DRM fourcc/);
+  bad({ drmFormat: -1 }, /drmFormat must be a DRM fourcc/);
   bad({ bytes: [1, 2, 3] as unknown as Uint8Array }, /bytes must be a Uint8Array/);
   // A 4:2:2 row that would need a pair half outside the stride.
-  bad({ format: fourcc.DRM_FORMAT_YUYV, width: 3, stride: 6, bytes: new Uint8Array(24) }, /smaller than the 8 bytes/);
+  bad({ drmFormat: fourcc.DRM_FORMAT_YUYV, width: 3, stride: 6, bytes: new Uint8Array(24) }, /smaller than the 8 bytes/);
 });

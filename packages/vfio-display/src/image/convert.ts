@@ -56,8 +56,8 @@ export interface RgbaImage {
 export interface Frame extends Surface {
   readonly width: number;
   readonly height: number;
-  /** DRM fourcc, e.g. DRM_FORMAT_XRGB8888. */
-  readonly format: number;
+  /** DRM fourcc, e.g. DRM_FORMAT_XRGB8888 (named as in PlaneInfo, so a plane spreads into a Frame). */
+  readonly drmFormat: number;
   /** Origin of the visible rectangle inside the buffer (extended plane info src_x/src_y). */
   readonly srcX?: number;
   readonly srcY?: number;
@@ -68,8 +68,12 @@ export interface ConvertOptions {
   readonly palette?: ArrayLike<number>;
 }
 
-/** Converts a row-major block of `count` source pixels at `src` to RGBA words at `dst` (job offsets). */
-type Scalar = (job: Arena, src: number, dst: number, rows: number, rowPixels: number, options: ConvertOptions, skip: number, width: number) => void;
+/**
+ * Converts `rows` rows of `rowPixels` gathered source pixels at `src` to
+ * `width` RGBA words a row at `dst` (arena offsets; the same for in-place
+ * plans). `skip`: pixels before the origin in the first 4:2:2 pair.
+ */
+type Scalar = (arena: Arena, src: number, dst: number, rows: number, rowPixels: number, options: ConvertOptions, skip: number, width: number) => void;
 
 type Plan =
   /** 8:8:8:8: where each RGBA byte comes from in the source pixel, and which byte is forced to 255. */
@@ -77,16 +81,16 @@ type Plan =
   | { readonly kind: 'scalar'; readonly convert: Scalar; readonly inPlace: boolean; readonly pairs?: boolean };
 
 const rgba = (r: number, g: number, b: number, a: number): number => r | (g << 8) | (b << 16) | (a << 24);
-const words = (job: Arena, at: number, count: number): Int32Array => new Int32Array(job.bytes.buffer, at, count);
+const words = (arena: Arena, at: number, count: number): Int32Array => new Int32Array(arena.bytes.buffer, at, count);
 
 const scale = (max: number): Uint8Array => Uint8Array.from({ length: max + 1 }, (_, v) => Math.round((v * 255) / max));
 let lut10: Uint8Array | undefined;
 let lut565: Int32Array | undefined;
 
 function convert2101010(redLow: boolean, alpha: boolean): Scalar {
-  return (job, src, _dst, rows, rowPixels) => {
+  return (arena, src, _dst, rows, rowPixels) => {
     const to8 = (lut10 ??= scale(1023));
-    const px = words(job, src, rows * rowPixels);
+    const px = words(arena, src, rows * rowPixels);
     for (let i = 0; i < px.length; i++) {
       const v = px[i] ?? 0;
       const lo = to8[v & 0x3ff] ?? 0;
@@ -98,22 +102,22 @@ function convert2101010(redLow: boolean, alpha: boolean): Scalar {
   };
 }
 
-const rgb565: Scalar = (job, src, dst, rows, rowPixels) => {
+const rgb565: Scalar = (arena, src, dst, rows, rowPixels) => {
   lut565 ??= (() => {
     const r5 = scale(31);
     const g6 = scale(63);
     return Int32Array.from({ length: 65536 }, (_, v) => rgba(r5[v >>> 11] ?? 0, g6[(v >>> 5) & 0x3f] ?? 0, r5[v & 0x1f] ?? 0, 255));
   })();
   const count = rows * rowPixels;
-  const from = new Uint16Array(job.bytes.buffer, src, count);
-  const to = words(job, dst, count);
+  const from = new Uint16Array(arena.bytes.buffer, src, count);
+  const to = words(arena, dst, count);
   for (let i = 0; i < count; i++) to[i] = lut565[from[i] ?? 0] ?? 0;
 };
 
 function rgb888(redFirst: boolean): Scalar {
-  return (job, src, dst, rows, rowPixels) => {
-    const b = job.bytes;
-    const to = words(job, dst, rows * rowPixels);
+  return (arena, src, dst, rows, rowPixels) => {
+    const b = arena.bytes;
+    const to = words(arena, dst, rows * rowPixels);
     for (let i = 0, s = src; i < to.length; i++, s += 3) {
       const first = b[s] ?? 0;
       const third = b[s + 2] ?? 0;
@@ -122,15 +126,15 @@ function rgb888(redFirst: boolean): Scalar {
   };
 }
 
-const c8: Scalar = (job, src, dst, rows, rowPixels, options) => {
+const c8: Scalar = (arena, src, dst, rows, rowPixels, options) => {
   const palette = new Int32Array(256);
   for (let i = 0; i < 256; i++) {
     const c = options.palette === undefined ? i * 0x010101 : (options.palette[i] ?? 0);
     palette[i] = rgba((c >>> 16) & 0xff, (c >>> 8) & 0xff, c & 0xff, 255);
   }
   const count = rows * rowPixels;
-  const from = job.bytes.subarray(src, src + count);
-  const to = words(job, dst, count);
+  const from = arena.bytes.subarray(src, src + count);
+  const to = words(arena, dst, count);
   for (let i = 0; i < count; i++) to[i] = palette[from[i] ?? 0] ?? 0;
 };
 
@@ -138,9 +142,9 @@ const clamp = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : v);
 
 /** Offsets of Y0, Cb, Y1, Cr inside a 4-byte macropixel. */
 function yuv422(y0: number, cb: number, y1: number, cr: number): Scalar {
-  return (job, src, dst, rows, rowPixels, _options, skip, width) => {
-    const b = job.bytes;
-    const to = words(job, dst, rows * width);
+  return (arena, src, dst, rows, rowPixels, _options, skip, width) => {
+    const b = arena.bytes;
+    const to = words(arena, dst, rows * width);
     for (let r = 0, o = 0; r < rows; r++) {
       const row = src + r * rowPixels * 2;
       for (let x = skip; x < skip + width; x++, o++) {
@@ -178,15 +182,15 @@ export function canConvert(format: number): boolean {
   return PLANS.has(format);
 }
 
-function convertInto(job: Arena, frame: Frame, options: ConvertOptions): RgbaImage {
-  if (!Number.isInteger(frame.format) || frame.format < 0 || frame.format > 0xffffffff) {
-    throw new InvalidArgumentError(`format must be a DRM fourcc (a 32-bit unsigned integer), not ${String(frame.format)}`);
+function convertInto(arena: Arena, frame: Frame, options: ConvertOptions): RgbaImage {
+  if (!Number.isInteger(frame.drmFormat) || frame.drmFormat < 0 || frame.drmFormat > 0xffffffff) {
+    throw new InvalidArgumentError(`drmFormat must be a DRM fourcc (a 32-bit unsigned integer), not ${String(frame.drmFormat)}`);
   }
   if (!(frame.bytes instanceof Uint8Array)) throw new InvalidArgumentError('bytes must be a Uint8Array');
-  const plan = PLANS.get(frame.format);
-  const info = formatInfo(frame.format);
+  const plan = PLANS.get(frame.drmFormat);
+  const info = formatInfo(frame.drmFormat);
   if (plan === undefined || info === undefined) {
-    throw new UnsupportedError(`the pixel format ${fourccString(frame.format)} (0x${frame.format.toString(16).padStart(8, '0')}) is not supported`);
+    throw new UnsupportedError(`the pixel format ${fourccString(frame.drmFormat)} (0x${frame.drmFormat.toString(16).padStart(8, '0')}) is not supported`);
   }
   if (endianness() !== 'LE') throw new UnsupportedError('image conversion assumes a little-endian host');
   const width = checkInt('width', frame.width, 1, MAX_DIMENSION);
@@ -205,24 +209,24 @@ function convertInto(job: Arena, frame: Frame, options: ConvertOptions): RgbaIma
   const outBytes = width * height * 4;
   const separate = plan.kind === 'scalar' && !plan.inPlace;
   const rawBytes = rowPixels * height * info.cpp;
-  job.reset(Arena.size(outBytes) + (separate ? Arena.size(rawBytes) : 0) + gatherSize(span, height, xb0, xb1));
-  const out = job.alloc(outBytes);
-  const raw = separate ? job.alloc(rawBytes) : out;
+  arena.reset(Arena.size(outBytes) + (separate ? Arena.size(rawBytes) : 0) + gatherSize(span, height, xb0, xb1, frame.stride));
+  const out = arena.alloc(outBytes);
+  const raw = separate ? arena.alloc(rawBytes) : out;
   if (plan.kind === 'shuffle') {
     const masks = (): void => {
-      job.masks(pixelShuffle(plan.from), pixelOr(plan.opaque ? 3 : null));
+      arena.masks(pixelShuffle(plan.from), pixelOr(plan.opaque ? 3 : null));
     };
     masks();
-    if (!gatherRows(job, frame, span, height, xb0, xb1, out, true)) {
+    if (!gatherRows(arena, frame, span, height, xb0, xb1, out, true)) {
       masks();
-      job.shuffle(out, outBytes);
+      arena.shuffle(out, out, outBytes);
     }
   } else {
-    job.masks(IDENTITY, NO_OR);
-    gatherRows(job, frame, span, height, xb0, xb1, raw, false);
-    plan.convert(job, raw, out, height, rowPixels, options, skip, width);
+    arena.masks(IDENTITY, NO_OR);
+    gatherRows(arena, frame, span, height, xb0, xb1, raw, false);
+    plan.convert(arena, raw, out, height, rowPixels, options, skip, width);
   }
-  return { width, height, data: job.bytes.subarray(out, out + outBytes) };
+  return { width, height, data: arena.bytes.subarray(out, out + outBytes) };
 }
 
 /**

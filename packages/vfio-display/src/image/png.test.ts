@@ -1,6 +1,5 @@
-// Our encoder's files read back by an independent decoder (pngjs, which also
-// checks every chunk's CRC): a decoder sharing our code could not catch a
-// mistake made the same way in both directions.
+// encodePng's files read back by pngjs's parser, which checks every chunk's
+// CRC, inflates and undoes the filters: pixels, alpha and header must survive.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PNG } from 'pngjs';

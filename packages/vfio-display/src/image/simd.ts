@@ -1,11 +1,14 @@
 // The two pixel-moving loops of image/, as a WebAssembly SIMD module built
 // here from its opcodes (no toolchain, no binary in the repository). Plain JS
-// moves one 32-bit pixel per iteration, about a fifth of memcpy's throughput
-// on a 1920x1080 frame; a 16-byte `i8x16.swizzle` per four pixels reaches it
-// (docs/bench/image.json). The converted frame lives in the module's memory,
-// and the caller gets a view of it, so nothing is copied out again.
+// moves one 32-bit pixel per loop iteration: a tenth to a fifth of memcpy's
+// throughput on a 1920x1080 frame, measured while designing this; a 16-byte
+// `i8x16.swizzle` per four pixels runs at memcpy's pace (docs/bench/image.json
+// has the end-to-end ratios). The converted frame lives in the module's
+// memory, and the caller gets a view of it, so nothing is copied out again.
+// WebAssembly SIMD is in every Node this package supports (V8 needs SSE4.1 on
+// x86-64, NEON on arm64).
 //
-// Memory layout of one job: [0, 16) the byte-shuffle mask, [16, 32) a mask
+// Memory layout: [0, 16) the byte-shuffle mask, [16, 32) a mask
 // ORed in after it (forces alpha to 0xff for X formats), then the regions the
 // caller places with `Arena.alloc`.
 
@@ -72,27 +75,26 @@ const bump = (i: number, n: number): number[] => [...get(i), ...konst(n), ...add
 const convert = (m: number, o: number): number[] => [...get(m), ...swizzle, ...get(o), ...v128Or];
 const loadMasks = (m: number, o: number): number[] => [...konst(0), ...v128Load, ...set(m), ...konst(16), ...v128Load, ...set(o)];
 
-/** shuffle(p, count): converts `count` 16-byte vectors at p in place. */
+/** shuffle(src, dst, count): converts `count` 16-byte vectors from src to dst (which may be src). */
 function shuffleBody(): number[] {
-  const [p, count, m, o] = [0, 1, 2, 3];
+  const [src, dst, count, m, o] = [0, 1, 2, 3, 4];
   return [
     ...vec([[2, V128]]),
     ...loadMasks(m, o),
     ...block, ...loop,
     ...get(count), ...eqz, ...brIf(1),
-    ...get(p), ...get(p), ...v128Load, ...convert(m, o), ...v128Store,
-    ...bump(p, 16), ...bump(count, -1),
+    ...get(dst), ...get(src), ...v128Load, ...convert(m, o), ...v128Store,
+    ...bump(src, 16), ...bump(dst, 16), ...bump(count, -1),
     ...br(0), ...end, ...end,
     ...end,
   ];
 }
 
 /**
- * gather(src, tilesPerRow, log2TileWidth, log2TileHeight, log2Unit, y0, rows,
- * xb0, xb1, dst, dstStride): for each row y0..y0+rows, the bytes [xb0, xb1) of
+ * gather(src, tilesPerRow, log2TileHeight, log2Unit, y0, rows, xb0, xb1, dst,
+ * dstStride): for each row y0..y0+rows, the bytes [xb0, xb1) of
  * a tiled surface, 16 at a time, converted, to dst + r * dstStride. A tile is
- * 4 KiB of (1 << log2TileHeight) rows of (1 << log2TileWidth) bytes, stored as
- * columns of (1 << log2Unit) bytes, each column's rows consecutive (X: one
+ * 4 KiB of (1 << log2TileHeight) rows, stored as columns of (1 << log2Unit) bytes, each column's rows consecutive (X: one
  * 512-byte column; Y: eight 16-byte OWord columns). Along a row, a unit's
  * bytes are consecutive and the next unit starts (unit << log2TileHeight)
  * bytes after the last one started, tile boundaries included, so the walk
@@ -100,8 +102,8 @@ function shuffleBody(): number[] {
  * vector of a row may run up to 15 bytes past xb1 - xb0.
  */
 function gatherBody(): number[] {
-  const [src, tpr, , lTH, lU, y0, rows, xb0, xb1, dst, dstStride] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  const [r, y, s, dp, dpEnd, left, perUnit, jump, m, o] = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+  const [src, tpr, lTH, lU, y0, rows, xb0, xb1, dst, dstStride] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [r, y, s, dp, dpEnd, left, perUnit, jump, m, o] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
   const pow2 = (log2: number): number[] => [...konst(1), ...get(log2), ...shl];
   const lowBits = (value: number, log2: number): number[] => [...get(value), ...pow2(log2), ...konst(-1), ...add, ...and];
   return [
@@ -147,8 +149,8 @@ function moduleBytes(): Uint8Array {
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([
-      [0x60, ...vec([[I32], [I32]]), ...vec([])],
-      [0x60, ...vec(Array.from({ length: 11 }, () => [I32])), ...vec([])],
+      [0x60, ...vec([[I32], [I32], [I32]]), ...vec([])],
+      [0x60, ...vec(Array.from({ length: 10 }, () => [I32])), ...vec([])],
     ])),
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]])),
     ...section(3, vec([[0], [1]])),
@@ -168,12 +170,13 @@ const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 let compiled: object | undefined;
 
 interface Exports {
-  shuffle(p: number, count: number): void;
-  gather(src: number, tilesPerRow: number, log2TileWidth: number, log2TileHeight: number, log2Unit: number, y0: number, rows: number, xb0: number, xb1: number, dst: number, dstStride: number): void;
+  shuffle(src: number, dst: number, count: number): void;
+  gather(src: number, tilesPerRow: number, log2TileHeight: number, log2Unit: number, y0: number, rows: number, xb0: number, xb1: number, dst: number, dstStride: number): void;
 }
 
-/** How a tiled surface is stored, as gather() takes it. */
+/** How a tiled surface is stored. */
 export interface TileShape {
+  /** log2 of the tile's width in bytes. */
   readonly log2Width: number;
   readonly log2Height: number;
   /** log2 of the bytes of one column's row (X: the whole tile width; Y: 16). */
@@ -235,12 +238,13 @@ export class Arena {
     this.view.set(or, 16);
   }
 
-  shuffle(at: number, size: number): void {
-    this.exports().shuffle(at, Math.ceil(size / 16));
+  /** Converts `size` bytes (rounded up to 16) from src to dst; they may be the same. */
+  shuffle(src: number, dst: number, size: number): void {
+    this.exports().shuffle(src, dst, Math.ceil(size / 16));
   }
 
   gather(src: number, tilesPerRow: number, tile: TileShape, y0: number, rows: number, xb0: number, xb1: number, dst: number, dstStride: number): void {
-    this.exports().gather(src, tilesPerRow, tile.log2Width, tile.log2Height, tile.log2Unit, y0, rows, xb0, xb1, dst, dstStride);
+    this.exports().gather(src, tilesPerRow, tile.log2Height, tile.log2Unit, y0, rows, xb0, xb1, dst, dstStride);
   }
 
   private exports(): Exports {

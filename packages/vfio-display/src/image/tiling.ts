@@ -98,8 +98,6 @@ export interface RowSpan {
   readonly tiling: Tiling;
   /** First byte of the tile row (tiled) or row (linear) holding y0. */
   readonly first: number;
-  /** Bytes from `first` to the end of what the rows need. */
-  readonly length: number;
   /** y0 relative to `first`. */
   readonly y0: number;
 }
@@ -118,55 +116,78 @@ export function rowSpan(surface: Surface, y0: number, rows: number, xb1: number)
   if (end > surface.bytes.length) {
     throw new InvalidArgumentError(`the buffer has ${surface.bytes.length} bytes, rows up to ${last} with stride ${stride} (${modifierName(tiling.modifier)}) need ${end}`);
   }
-  return { tiling, first, length: end - first, y0: y0 % tiling.height };
+  return { tiling, first, y0: y0 % tiling.height };
 }
 
 /**
- * Copies bytes [xb0, xb1) of rows [y0, y0 + rows) of a surface to `dst`
- * (offset `at` in `job`), `rowBytes` = xb1 - xb0 per row. For tiled surfaces
- * the tile rows are copied into the job once and gathered there by the SIMD
- * loop, which applies the job's byte shuffle on the way (identity unless the
- * caller set one and `shuffled` is true). Returns whether it applied it.
+ * Copies bytes [xb0, xb1) of rows [y0, y0 + rows) of a surface to `at` in
+ * `arena`, xb1 - xb0 bytes per row. Tiled surfaces go one row of tiles at a
+ * time through a staging region small enough to stay in cache, where the SIMD
+ * loop gathers them, applying the arena's byte shuffle on the way (the identity
+ * unless the caller set one and `shuffled` is true). Returns whether it did.
  */
-export function gatherRows(job: Arena, surface: Surface, span: RowSpan, rows: number, xb0: number, xb1: number, at: number, shuffled: boolean): boolean {
+export function gatherRows(arena: Arena, surface: Surface, span: RowSpan, rows: number, xb0: number, xb1: number, at: number, shuffled: boolean): boolean {
   const rowBytes = xb1 - xb0;
   const { stride } = surface;
-  if (span.tiling.shape === null) {
-    if (rowBytes === stride) {
-      job.bytes.set(surface.bytes.subarray(span.first, span.first + rows * stride), at);
-    } else {
-      for (let r = 0; r < rows; r++) {
-        const from = span.first + r * stride + xb0;
-        job.bytes.set(surface.bytes.subarray(from, from + rowBytes), at + r * rowBytes);
-      }
+  const shape = span.tiling.shape;
+  if (shape === null) {
+    if (!shuffled) {
+      copyRows(surface, span.first + xb0, rows, rowBytes, arena.bytes, at);
+      return false;
     }
-    return false;
+    // Staged too: shuffling the copy in place would read and write it all once more.
+    const chunk = stagedRows(rowBytes, rows);
+    const stage = arena.alloc(chunk * rowBytes);
+    for (let r = 0; r < rows; r += chunk) {
+      const n = Math.min(chunk, rows - r);
+      copyRows(surface, span.first + r * stride + xb0, n, rowBytes, arena.bytes, stage);
+      arena.shuffle(stage, at + r * rowBytes, n * rowBytes);
+    }
+    return true;
   }
-  const src = job.alloc(span.length);
-  job.bytes.set(surface.bytes.subarray(span.first, span.first + span.length), src);
-  const tilesPerRow = stride / span.tiling.widthBytes;
-  if (xb0 % 16 === 0) {
-    job.gather(src, tilesPerRow, span.tiling.shape, span.y0, rows, xb0, xb1, at, rowBytes);
-    return shuffled;
-  }
-  // An origin inside an OWord: gather from the OWord before it, then drop the lead.
+  const th = span.tiling.height;
+  const band = stride * th;
+  const stage = arena.alloc(band);
+  // An origin inside an OWord: gather from the OWord before it into rows of
+  // `wide` bytes, then drop the lead.
   const lead = xb0 % 16;
-  const wide = Math.ceil((rowBytes + lead) / 16) * 16;
-  const tmp = job.alloc(wide * rows);
-  job.masks(IDENTITY, NO_OR);
-  job.gather(src, tilesPerRow, span.tiling.shape, span.y0, rows, xb0 - lead, xb1, tmp, wide);
+  const wide = lead === 0 ? rowBytes : Math.ceil((rowBytes + lead) / 16) * 16;
+  const to = lead === 0 ? at : arena.alloc(wide * rows);
+  if (lead !== 0) arena.masks(IDENTITY, NO_OR);
+  for (let first = 0; first < span.y0 + rows; first += th) {
+    arena.bytes.set(surface.bytes.subarray(span.first + (first / th) * band, span.first + (first / th + 1) * band), stage);
+    const y = Math.max(span.y0, first);
+    const n = Math.min(span.y0 + rows, first + th) - y;
+    arena.gather(stage, stride / span.tiling.widthBytes, shape, y - first, n, xb0 - lead, xb1, to + (y - span.y0) * wide, wide);
+  }
+  if (lead === 0) return shuffled;
   for (let r = 0; r < rows; r++) {
-    const from = tmp + r * wide + lead;
-    job.bytes.copyWithin(at + r * rowBytes, from, from + rowBytes);
+    const from = to + r * wide + lead;
+    arena.bytes.copyWithin(at + r * rowBytes, from, from + rowBytes);
   }
   return false;
 }
 
+/** Bytes of linear rows staged at a time: well inside a core's L2 cache. */
+const STAGE_BYTES = 128 * 1024;
+const stagedRows = (rowBytes: number, rows: number): number => Math.min(rows, Math.max(1, Math.floor(STAGE_BYTES / rowBytes)));
+
+function copyRows(surface: Surface, from: number, rows: number, rowBytes: number, to: Uint8Array, at: number): void {
+  if (rowBytes === surface.stride) {
+    to.set(surface.bytes.subarray(from, from + rows * rowBytes), at);
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const start = from + r * surface.stride;
+    to.set(surface.bytes.subarray(start, start + rowBytes), at + r * rowBytes);
+  }
+}
+
 /** Arena bytes for gatherRows' own regions. */
-export function gatherSize(span: RowSpan, rows: number, xb0: number, xb1: number): number {
-  if (span.tiling.shape === null) return 0;
+export function gatherSize(span: RowSpan, rows: number, xb0: number, xb1: number, stride: number): number {
+  if (span.tiling.shape === null) return Arena.size(stagedRows(xb1 - xb0, rows) * (xb1 - xb0));
   const lead = xb0 % 16;
-  return Arena.size(span.length) + (lead === 0 ? 0 : Arena.size(Math.ceil((xb1 - xb0 + lead) / 16) * 16 * rows));
+  return Arena.size(stride * span.tiling.height) + (lead === 0 ? 0 : Arena.size(Math.ceil((xb1 - xb0 + lead) / 16) * 16 * rows));
 }
 
 export interface DetileOptions {
@@ -186,7 +207,7 @@ export function detileInto(arena: Arena, surface: Surface & { readonly height: n
   const rows = checkInt('rows', options.rows ?? height - y, 1, height - y);
   const span = rowSpan(surface, y, rows, surface.stride);
   const size = rows * surface.stride;
-  arena.reset(Arena.size(size) + gatherSize(span, rows, 0, surface.stride));
+  arena.reset(Arena.size(size) + gatherSize(span, rows, 0, surface.stride, surface.stride));
   const at = arena.alloc(size);
   arena.masks(IDENTITY, NO_OR);
   gatherRows(arena, surface, span, rows, 0, surface.stride, at, false);
