@@ -38,5 +38,9 @@ export {
   VfioDisplayError,
   type ErrorDetails,
 } from './errors.js';
+export { canConvert, FrameConverter, toRgba, type ConvertOptions, type Frame, type RgbaImage } from './image/convert.js';
+export { detile, tiledOffset, tilingOf, TILE_BYTES, type DetileOptions, type Surface, type Tiling } from './image/tiling.js';
+export { encodePng, type PngOptions } from './image/png.js';
+export { compareImages, compositeCursor, type CompareOptions, type Comparison, type CursorPlacement } from './image/compose.js';
 export { formatInfo, fourccString, modifierName, type FormatInfo } from './uapi/drm_fourcc.js';
 export * as uapi from './uapi/index.js';
