@@ -25,11 +25,12 @@ function changed(at: CursorPlacement, c: RgbaImage = cursor): Record<string, num
   return diff;
 }
 
-test('cursor: blended at the pointer position minus the hotspot', () => {
+test('cursor: the image top left goes at (x, y), whatever its hotspot', () => {
   assert.deepEqual(changed({ x: 1, y: 1 }), { '1,1': WHITE, '1,2': BLEND, '2,2': BLUE });
-  assert.deepEqual(changed({ x: 1, y: 1, hotspot: { x: 1, y: 1 } }), { '0,0': WHITE, '0,1': BLEND, '1,1': BLUE });
-  assert.deepEqual(changed({ x: 1, y: 1, hotspot: { x: 0, y: 1 } }), { '1,0': WHITE, '1,1': BLEND, '2,1': BLUE });
-  assert.deepEqual(changed({ x: 1, y: 1, hotspot: null }), changed({ x: 1, y: 1 }));
+  assert.deepEqual(changed({ x: 0, y: 1 }), { '0,1': WHITE, '0,2': BLEND, '1,2': BLUE });
+  // A cursor PlaneInfo carries its hotspot; the position already is the image's.
+  const plane = { x: 1, y: 1, hotspot: { x: 1, y: 1 } };
+  assert.deepEqual(changed(plane), changed({ x: 1, y: 1 }));
 });
 
 test('cursor: straight alpha blends colour * alpha', () => {

@@ -7,11 +7,13 @@ import { checkInt, MAX_DIMENSION } from './tiling.js';
 
 /** Where a cursor goes: a cursor PlaneInfo has these fields. */
 export interface CursorPlacement {
-  /** Pointer position on the primary (the cursor plane's x_pos, y_pos). */
+  /**
+   * Top left of the cursor image on the primary: the cursor plane's x_pos,
+   * y_pos, which GVT-g takes from the CURPOS register (the image's position,
+   * not the pointer's; the hotspot only says where in the image the pointer is).
+   */
   readonly x: number;
   readonly y: number;
-  /** Hotspot inside the cursor image; null or absent counts as (0, 0). */
-  readonly hotspot?: { readonly x: number; readonly y: number } | null;
   /**
    * How the cursor's colour relates to its alpha. Default 'premultiplied':
    * DRM assumes premultiplied alpha for planes (drm_blend.c,
@@ -30,17 +32,17 @@ function checkImage(what: string, image: RgbaImage): void {
 
 /**
  * A copy of `primary` with `cursor` blended over it ("over" operator), its
- * top-left at (x - hotspot.x, y - hotspot.y), clipped to the primary's edges (a cursor
- * partly or wholly outside is drawn partly or not at all).
+ * top-left at (x, y), clipped to the primary's edges (a cursor partly or
+ * wholly outside is drawn partly or not at all).
  */
 export function compositeCursor(primary: RgbaImage, cursor: RgbaImage, at: CursorPlacement): RgbaImage {
   checkImage('primary', primary);
   checkImage('cursor', cursor);
-  if (![at.x, at.y, at.hotspot?.x ?? 0, at.hotspot?.y ?? 0].every(Number.isSafeInteger)) {
-    throw new InvalidArgumentError(`cursor position and hotspot must be integers, not ${at.x},${at.y} hotspot ${JSON.stringify(at.hotspot)}`);
+  if (!Number.isSafeInteger(at.x) || !Number.isSafeInteger(at.y)) {
+    throw new InvalidArgumentError(`cursor position must be integers, not ${at.x},${at.y}`);
   }
-  const left = at.x - (at.hotspot?.x ?? 0);
-  const top = at.y - (at.hotspot?.y ?? 0);
+  const left = at.x;
+  const top = at.y;
   const out = primary.data.slice(0, primary.width * primary.height * 4);
   const straight = at.alpha === 'straight';
   const x0 = Math.max(0, -left);
