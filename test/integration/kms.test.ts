@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { closeSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { AtomicCommitError, ClosedError, InvalidArgumentError, KernelError, NotFoundError, openCard, planeSupports, uapi, type Card } from 'vfio-display';
+import { AtomicCommitError, ClosedError, InvalidArgumentError, KernelError, NotFoundError, PermissionError, openCard, planeSupports, uapi, type Card } from 'vfio-display';
 import { testPattern } from '../lib/bochs-guest.js';
 import { findVkmsCard, requireRig } from '../lib/rig.js';
 import { commitAndCapture, openFds, openVkms, rgbMismatches, solid, writebackMode } from '../lib/vkms.js';
@@ -250,6 +250,19 @@ describe('ownership', { timeout: 120_000 }, () => {
     assert.throws(() => card.createDumb({ width: 8, height: 8 }), ClosedError);
     await assert.rejects(card.commit(later, { allowModeset: true }), ClosedError);
     assert.equal(openFds(), fds);
+  });
+
+  test('a second opener of the card is not the DRM master: its commits are a PermissionError', () => {
+    using first = openVkms();
+    using second = openCard(first.card.path);
+    const request = second.atomic().setPlane(first.primary.id, { fbId: 0, crtcId: 0, src: full(0, 0), crtc: full(0, 0) });
+    assert.throws(
+      () => {
+        second.test(request);
+      },
+      (err: unknown) => err instanceof PermissionError && err.code === 'EACCES' && err.ioctl === 'DRM_IOCTL_MODE_ATOMIC' && /not the DRM master/.test(err.message),
+    );
+    first.card.test(first.card.atomic().disablePlane(first.cursor.id));
   });
 
   test('bad input: typed errors before the kernel sees it', () => {
