@@ -7,12 +7,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { drmFourcc, iommufd, vfio, vfioExt, type Layout } from 'vfio-display/uapi';
+import { drm, drmFourcc, iommufd, vfio, vfioExt, type Layout } from 'vfio-display/uapi';
 
 const repo = join(import.meta.dirname, '..', '..', '..');
-const stockModules = { vfio, iommufd, drmFourcc };
+const stockModules = { vfio, iommufd, drm, drmFourcc };
 /** The patched kernel has the extension too (where vfio_irq_info and the plane info are larger). */
-const patchedModules = { iommufd, drmFourcc, vfio: Object.fromEntries(Object.entries(vfio).filter(([name]) => !(name in vfioExt))), vfioExt };
+const patchedModules = { iommufd, drm, drmFourcc, vfio: Object.fromEntries(Object.entries(vfio).filter(([name]) => !(name in vfioExt))), vfioExt };
 
 function isLayout(v: unknown): v is Layout {
   return typeof v === 'object' && v !== null && 'fields' in v && 'size' in v && 'name' in v;
@@ -45,11 +45,12 @@ function cProgram(modules: Record<string, object>): { source: string; expectatio
       } else if (isLayout(value)) {
         const s = `struct ${value.name}`;
         emit(s, `sizeof(${s})`, `sizeof(${s})`, String(value.size));
-        for (const [field, { offset, type }] of Object.entries(value.fields)) {
+        for (const [field, { offset, type, length }] of Object.entries(value.fields)) {
           const member = `((${s} *)0)->${field}`;
           emit(s, `offsetof(${s}, ${field})`, `offsetof(${s}, ${field})`, String(offset));
-          emit(s, `sizeof(${s}.${field})`, `sizeof(${member})`, String({ u8: 1, u16: 2, u32: 4, s32: 4, u64: 8 }[type]));
-          emit(s, `signed(${s}.${field})`, `(__typeof__(${member}))-1 < 0`, type === 's32' ? '1' : '0');
+          emit(s, `sizeof(${s}.${field})`, `sizeof(${member})`, String(length));
+          // char arrays and embedded structs have no signedness to compare.
+          if (type !== 'chars' && type !== 'bytes') emit(s, `signed(${s}.${field})`, `(__typeof__(${member}))-1 < 0`, type === 's32' ? '1' : '0');
         }
       }
     }
@@ -59,6 +60,8 @@ function cProgram(modules: Record<string, object>): { source: string; expectatio
     '#include <stdio.h>',
     '#include <linux/vfio.h>',
     '#include <linux/iommufd.h>',
+    '#include <drm/drm.h>',
+    '#include <drm/drm_mode.h>',
     '#include <drm/drm_fourcc.h>',
     'int main(void) {',
     ...lines,
@@ -88,7 +91,7 @@ for (const kernel of ['stock', 'patched'] as const) {
     const groups = new Map<string, Expectation[]>();
     for (const e of expectations) groups.set(e.group, [...(groups.get(e.group) ?? []), e]);
     test('covers every table', () => {
-      assert.ok(groups.size >= 17, [...groups.keys()].join(', '));
+      assert.ok(groups.size >= 46, [...groups.keys()].join(', '));
     });
     for (const [group, items] of groups) {
       test(`${group} (${items.length} values)`, () => {

@@ -86,6 +86,32 @@ export class ClosedError extends VfioDisplayError {
 /** Any other refusal by the kernel, with its errno. */
 export class KernelError extends VfioDisplayError {}
 
+/** One object of a rejected atomic commit and the property values it set. */
+export interface CommitObject {
+  readonly id: number;
+  /** "plane", "CRTC", "connector" or "object". */
+  readonly kind: string;
+  readonly properties: Readonly<Record<string, bigint>>;
+}
+
+/**
+ * The kernel refused an atomic commit (or its TEST_ONLY check). `code` is
+ * its errno name (EINVAL: the configuration is impossible; ERANGE: scaling
+ * beyond the plane's limits; EBUSY: a previous non-blocking commit on the
+ * same CRTC has not completed; ENOENT: an unknown object id); `objects` is
+ * what the commit carried, also listed in the message.
+ */
+export class AtomicCommitError extends KernelError {
+  readonly flags: readonly string[];
+  readonly objects: readonly CommitObject[];
+
+  constructor(message: string, details: ErrorDetails, flags: readonly string[], objects: readonly CommitObject[]) {
+    super(message, details);
+    this.flags = flags;
+    this.objects = objects;
+  }
+}
+
 export function isNativeSystemError(err: unknown): err is NativeSystemError {
   return err instanceof Error && typeof (err as Partial<NativeSystemError>).errno === 'number' && typeof (err as Partial<NativeSystemError>).code === 'string';
 }

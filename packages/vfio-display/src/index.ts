@@ -10,6 +10,10 @@
  *   const buf = display.dmabuf(plane);             // fd to import into KMS/GL
  * }
  * for await (const change of display.changes()) { ... }
+ *
+ * using card = openCard({ driver: 'vkms' });       // atomic KMS on a host card
+ * const fb = card.importDmabuf(buf.fd, { width, height, format, modifier, stride });
+ * await card.attachFramebuffer(plane.id, { fbId: fb.id, crtcId, src, crtc });
  * ```
  * @packageDocumentation
  */
@@ -24,9 +28,36 @@ export { VfioDevice, RegionMapping, type DeviceInfo, type IrqAction, type IrqInf
 export type { IrqCapability, RegionCapability, SparseMmapArea, UnknownCapability } from './device/caps.js';
 export { openCdev, openDevice, openGroupDevice, openMdev, type DeviceTarget, type OpenOptions } from './device/open.js';
 export { createInstance, getInstance, listInstances, listParents, listTypes, removeInstance, validateUuid, type MdevInstance, type MdevParent, type MdevType } from './device/mdev.js';
+export {
+  Card,
+  openCard,
+  planeSupports,
+  type AsyncCommitOptions,
+  type CardCaps,
+  type CardLimits,
+  type CommitCompletion,
+  type CommitOptions,
+  type Connection,
+  type Connector,
+  type Crtc,
+  type CrtcState,
+  type DriverVersion,
+  type Encoder,
+  type OpenCardOptions,
+  type Plane,
+  type KmsPlaneType,
+  type PlaneState,
+} from './kms/card.js';
+export { AtomicRequest, OutFence, fromFixed16, toFixed16, type CrtcUpdate, type PlaneUpdate, type Rect } from './kms/atomic.js';
+export type { FlipEvent } from './kms/events.js';
+export { DumbBuffer, Framebuffer, type DumbBufferOptions, type FramebufferLayout } from './kms/framebuffer.js';
+export { chooseMode, decodeModeInfo, encodeModeInfo, refreshRate, type ModeInfo, type ModeRequest } from './kms/mode.js';
+export { Properties, PropertyBlob, bitmaskNames, decodeInFormats, enumName, type PropertyInfo, type PropertyKind } from './kms/properties.js';
+export { WritebackCapture, attachWriteback } from './kms/writeback.js';
 export { EventFd } from './eventfd.js';
 export { waitReadable, type WaitOptions, type WaitResult } from './wait.js';
 export {
+  AtomicCommitError,
   BusyError,
   ClosedError,
   InvalidArgumentError,
@@ -36,6 +67,7 @@ export {
   PermissionError,
   UnsupportedError,
   VfioDisplayError,
+  type CommitObject,
   type ErrorDetails,
 } from './errors.js';
 export { canConvert, FrameConverter, toRgba, type ConvertOptions, type Frame, type RgbaImage } from './image/convert.js';
