@@ -100,9 +100,13 @@ export interface MbochsGuest extends Disposable {
   readonly guest: BochsGuest;
 }
 
-/** A fresh mbochs-small vGPU, its display, and the test as its guest with an 800x600 mode set. */
-export function openMbochsGuest(): MbochsGuest {
-  const mdev = createMdev('mbochs', 'mbochs-small');
+/**
+ * A fresh mbochs vGPU (mbochs-small: 4 MiB of VRAM; mbochs-medium: 16 MiB,
+ * room for two 1024x768 buffers), its display, and the test as its guest
+ * with an 800x600 mode set.
+ */
+export function openMbochsGuest(type: 'mbochs-small' | 'mbochs-medium' = 'mbochs-small'): MbochsGuest {
+  const mdev = createMdev('mbochs', type);
   const display = openDisplay(mdev.uuid);
   const guest = new BochsGuest(display.device);
   guest.setMode(800, 600);

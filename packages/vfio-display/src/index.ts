@@ -70,6 +70,9 @@ export {
   type CommitObject,
   type ErrorDetails,
 } from './errors.js';
+export { DirectFlip, directFlip, type DirectFlipOptions, type DirectFlipStats, type FlipFrame } from './flip/direct-flip.js';
+export { LatencyHistogram, type LatencySummary } from './flip/latency.js';
+export { isUnscaled, placeCursor, placePlane, type Fit, type GuestCursor, type GuestGeometry, type Placement, type Size } from './flip/placement.js';
 export { canConvert, FrameConverter, toRgba, type ConvertOptions, type Frame, type RgbaImage } from './image/convert.js';
 export { detile, tiledOffset, tilingOf, TILE_BYTES, type DetileOptions, type Surface, type Tiling } from './image/tiling.js';
 export { encodePng, type PngOptions } from './image/png.js';

@@ -2,13 +2,7 @@
 // guest's buffer and the destination rectangle on the CRTC, for the ways a
 // host can show a guest mode that differs from its own. Pure arithmetic,
 // no kernel: directFlip turns the result into SRC_* / CRTC_* properties.
-
-export interface Rect {
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-}
+import type { Rect } from '../kms/atomic.js';
 
 /** The visible part of a guest plane: its size and (extended info) its origin in the buffer. */
 export interface GuestGeometry {
