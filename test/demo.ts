@@ -1,38 +1,185 @@
-// The main job on the embedded default: boot the rig (patched kernel) and
-// show the display devices it offers, as the kernel itself describes them
-// (mdev sysfs, the vkms plane state in DRM debugfs).
+// The main job on the embedded default: boot the rig (patched kernel), make
+// an mbochs vGPU, play a small guest animation on it by page flips through
+// its DISPI registers, direct-flip it onto vkms, capture what vkms scanned
+// out through its writeback connector, and write PNGs of guest frames next
+// to the matching scanned-out frames, plus a summary, to test/vm/out/demo/.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createMdev, findVkmsCard, mdevTypes, rigOut, sysfsRead } from './lib/rig.js';
+import { compareImages, directFlip, encodePng, LatencyHistogram, listTypes, toRgba, uapi, type FlipFrame, type OutFence, type RgbaImage, type WritebackCapture } from 'vfio-display';
+import { openMbochsGuest } from './lib/bochs-guest.js';
+import { rigOut } from './lib/rig.js';
+import { openVkms, rgbMismatches } from './lib/vkms.js';
 
-function showDevices(): void {
-  for (const parent of ['mbochs', 'mdpy', 'mtty']) {
-    for (const type of mdevTypes(parent)) {
-      const dir = `/sys/class/mdev_bus/${parent}/mdev_supported_types/${type}`;
-      const attr = (name: string): string => (existsSync(join(dir, name)) ? sysfsRead(join(dir, name)) : '-');
-      console.log(`${type}: ${attr('name')} | ${attr('description').replaceAll('\n', ', ')} | api ${attr('device_api')} | ${attr('available_instances')} available`);
+const PHASES = [
+  { width: 800, height: 600, frames: 120 },
+  { width: 1024, height: 768, frames: 60 },
+] as const;
+/** Every this many frames (and the first of each mode) is captured and compared. */
+const SAMPLE_EVERY = 30;
+
+const backgrounds = new Map<string, Uint32Array>();
+
+/** Frame `k` of the animation: a gradient, a bouncing square, and k in binary along the top. */
+function scene(width: number, height: number, k: number): Uint8Array {
+  const key = `${width}x${height}`;
+  let bg = backgrounds.get(key);
+  if (!bg) {
+    bg = new Uint32Array(width * height);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) bg[y * width + x] = (((x * 255) / width) << 16) | (((y * 255) / height) << 8) | 0x60;
     }
+    backgrounds.set(key, bg);
   }
-  for (const [parent, type] of [['mbochs', 'mbochs-small'], ['mdpy', 'mdpy-vga']] as const) {
-    using mdev = createMdev(parent, type);
-    console.log(`created ${type} ${mdev.uuid}: IOMMU group ${mdev.iommuGroup} (${mdev.groupNode}), cdev ${mdev.cdev ?? 'none'}`);
+  const px = bg.slice();
+  const size = 96;
+  const span = (n: number, room: number): number => {
+    const t = n % (2 * room);
+    return t < room ? t : 2 * room - t;
+  };
+  const sx = span(k * 9, width - size);
+  const sy = span(k * 6, height - size);
+  for (let y = sy; y < sy + size; y++) px.fill(0xf0f0f0 - ((k * 0x0b0305) & 0x3f3f3f), y * width + sx, y * width + sx + size);
+  for (let bit = 0; bit < 16; bit++) {
+    const color = (k >> bit) & 1 ? 0xffffff : 0x000000;
+    for (let y = 8; y < 24; y++) px.fill(color, y * width + 8 + bit * 20, y * width + 24 + bit * 20);
   }
-  const card = findVkmsCard();
-  console.log(`\nvkms: ${card.node}, connectors ${card.connectors.join(', ')}; plane state from debugfs:`);
-  const minor = card.name.slice('card'.length);
-  console.log(readFileSync(`/sys/kernel/debug/dri/${minor}/state`, 'utf8'));
+  return new Uint8Array(px.buffer);
+}
+
+const xrgb = (width: number, height: number, bytes: Uint8Array): RgbaImage => toRgba({ width, height, stride: width * 4, drmFormat: uapi.drmFourcc.DRM_FORMAT_XRGB8888, bytes });
+
+interface Sample {
+  readonly frame: number;
+  readonly width: number;
+  readonly height: number;
+  readonly mismatches: number;
+  readonly files: readonly string[];
+}
+
+async function play(out: string): Promise<void> {
+  console.log('mdev display types in the rig:');
+  for (const parent of ['mbochs', 'mdpy']) {
+    for (const t of listTypes(parent)) console.log(`  ${parent}/${t.id}: ${t.name ?? ''} ${t.description?.replaceAll('\n', ', ') ?? ''} (${t.availableInstances} available)`);
+  }
+  using g = openMbochsGuest('mbochs-medium');
+  using vkms = openVkms();
+  console.log(`\nvGPU ${g.display.device.name} (${g.display.device.via}), features ${JSON.stringify({ ...g.display.features, changeIrq: g.display.features.changeIrq?.index ?? null })}`);
+  console.log(`host: ${vkms.card.path} (${vkms.card.driver.name}), CRTC ${vkms.crtcId}, primary plane ${vkms.primary.id}, connector ${vkms.writeback.name}`);
+
+  const captures = new Map<string, WritebackCapture>();
+  const fences = new Map<number, { fence: OutFence; capture: WritebackCapture }>();
+  const wanted = new Set<number>();
+  const flip = directFlip(g.display, vkms.card, {
+    connectorId: vkms.writeback.id,
+    beforeCommit: (request, f) => {
+      if (!f.primary || !wanted.has(f.seq)) return;
+      const key = `${f.primary.width}x${f.primary.height}`;
+      let c = captures.get(key);
+      if (!c) {
+        c = vkms.card.createWriteback(vkms.writeback.id, { width: f.primary.width, height: f.primary.height });
+        captures.set(key, c);
+      }
+      fences.set(f.seq, { fence: c.attach(request, vkms.crtcId), capture: c });
+    },
+  });
+  const frames = flip[Symbol.asyncIterator]();
+  const next = async (): Promise<FlipFrame> => {
+    const r = await frames.next();
+    if (r.done) throw new Error('the direct flip ended early');
+    return r.value;
+  };
+
+  const guestToHost = new LatencyHistogram();
+  const samples: Sample[] = [];
+  let k = 0;
+  let totalMismatches = 0;
+  try {
+    for (const phase of PHASES) {
+      const { width, height } = phase;
+      g.guest.setMode(width, height);
+      const back = g.guest.backBufferLine();
+      let line = 0;
+      for (let i = 0; i < phase.frames; i++, k++) {
+        const image = scene(width, height, k);
+        line = i === 0 ? 0 : line === 0 ? back : 0;
+        g.guest.vram.set(image, line * g.guest.stride);
+        const sampled = i === 0 || k % SAMPLE_EVERY === 0;
+        if (sampled) wanted.add(flip.stats.frames + 1);
+        const flippedAt = process.hrtime.bigint();
+        // The first frame of a mode is the mode set itself (at line 0); the rest are page flips.
+        if (i > 0) g.guest.flip(line);
+        let f = await next();
+        // A mode set can show first as the display going off: wait for the new mode.
+        while (f.primary?.width !== width) {
+          if (sampled) wanted.add(flip.stats.frames + 1);
+          f = await next();
+        }
+        guestToHost.record(f.completedAt - flippedAt);
+        const entry = fences.get(f.seq);
+        if (!entry) continue;
+        fences.delete(f.seq);
+        const pixels = await entry.capture.read(entry.fence, { timeoutMs: 10_000 });
+        const mismatches = rgbMismatches(pixels, image);
+        totalMismatches += mismatches;
+        const guest = xrgb(width, height, image);
+        const scanned = xrgb(width, height, pixels);
+        const name = `frame-${String(k).padStart(4, '0')}`;
+        const files = [`${name}-guest.png`, `${name}-scanout.png`, `${name}-side-by-side.png`];
+        writeFileSync(join(out, files[0] ?? ''), encodePng(guest));
+        writeFileSync(join(out, files[1] ?? ''), encodePng(scanned));
+        writeFileSync(join(out, files[2] ?? ''), encodePng(compareImages(guest, scanned, { diff: true })));
+        samples.push({ frame: k, width, height, mismatches, files });
+        console.log(`frame ${k} (${width}x${height}${f.modeset ? ', modeset' : ''}): ${mismatches} pixels differ between the guest's frame and the scanout -> ${files[2] ?? ''}`);
+      }
+    }
+  } finally {
+    await frames.return();
+    for (const c of captures.values()) c.close();
+  }
+
+  const stats = flip.stats;
+  const g2h = guestToHost.summary();
+  const summary = {
+    kernel: process.env.VFIO_DISPLAY_KERNEL,
+    vgpu: { type: 'mbochs-medium', uuid: g.display.device.name, via: g.display.device.via },
+    host: { card: vkms.card.path, driver: vkms.card.driver.name, connector: vkms.writeback.name },
+    changeSource: stats.source,
+    guestFrames: k,
+    framesShown: stats.frames,
+    dropped: stats.dropped,
+    modesets: stats.modesets,
+    imports: stats.imports,
+    pixelCopies: 0,
+    sampledFrames: samples.length,
+    pixelMismatches: totalMismatches,
+    latencyMs: {
+      guestFlipToHostFlip: { p50: g2h.p50Ms, p99: g2h.p99Ms, max: g2h.maxMs },
+      changeSeenToHostFlip: { p50: stats.latency.p50Ms, p99: stats.latency.p99Ms, max: stats.latency.maxMs },
+    },
+    samples,
+  };
+  writeFileSync(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  const text = [
+    `guest frames ${summary.guestFrames} (800x600, then 1024x768), shown ${summary.framesShown}, dropped ${summary.dropped}, modesets ${summary.modesets}, dma-bufs imported ${summary.imports}`,
+    `change notification: ${String(summary.changeSource)}; pixels copied by the pipeline: 0 (the dma-buf is imported, never read)`,
+    `sampled frames ${summary.sampledFrames}, pixel mismatches between guest and scanout: ${totalMismatches}`,
+    `latency guest flip -> host flip: p50 ${g2h.p50Ms.toFixed(1)} ms, p99 ${g2h.p99Ms.toFixed(1)} ms (TCG emulation, vkms at 60 Hz)`,
+    `latency change seen -> host flip: p50 ${stats.latency.p50Ms.toFixed(1)} ms, p99 ${stats.latency.p99Ms.toFixed(1)} ms`,
+  ].join('\n');
+  writeFileSync(join(out, 'summary.txt'), `${text}\n`);
+  console.log(`\n${text}`);
+  if (totalMismatches > 0) process.exitCode = 1;
 }
 
 if (rigOut !== undefined) {
-  showDevices();
+  await play(rigOut);
 } else {
   const repo = join(import.meta.dirname, '..', '..');
   const out = join(repo, 'test', 'vm', 'out', 'demo');
-  const r = spawnSync(join(repo, 'test', 'vm', 'run'), ['--kernel', 'patched', '--out', out, '--', 'node', 'test/dist/demo.js'], {
-    cwd: repo,
-    stdio: 'inherit',
-  });
-  console.log(`\nrig output (console and kernel log): ${out}`);
+  const r = spawnSync(join(repo, 'test', 'vm', 'run'), ['--kernel', 'patched', '--out', out, '--', 'node', 'test/dist/demo.js'], { cwd: repo, stdio: 'inherit' });
+  mkdirSync(out, { recursive: true });
+  console.log(`\ndemo output (PNGs, summary.json, console and kernel log): ${out}`);
+  if (existsSync(join(out, 'summary.txt'))) console.log(readFileSync(join(out, 'summary.txt'), 'utf8'));
   process.exitCode = r.status ?? 1;
 }
