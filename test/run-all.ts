@@ -100,7 +100,7 @@ mkdirSync(countsDir, { recursive: true });
 step('lint', ['node_modules/.bin/eslint', '.']);
 testRun('unit tests', [...testFiles('packages/vfio-display/dist'), ...testFiles('test/dist/unit')], join(countsDir, 'unit.json'));
 if (step('rig setup (packages, kernels)', ['test/vm/setup', '--kernel', 'all'])) {
-  step('kernel series check (applies, every patch builds, checkpatch --strict)', ['kernel-patches/check']);
+  step('kernel series check (applies, checkpatch --strict, every patch builds: rig kernel, i915/GVT-g W=1)', ['kernel-patches/check']);
   testRun('host tests that need the rig (self-tests, uAPI headers)', testFiles('test/dist/rig'), join(countsDir, 'rig.json'));
   const files = testFiles('test/dist/integration');
   for (const kernel of kernels) {

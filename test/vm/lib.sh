@@ -41,4 +41,30 @@ kernel_key() {
 	} | sha256sum | cut -c1-16
 }
 
+# Writes $obj/.config from tinyconfig plus the fragment FRAG and checks that
+# every option FRAG sets survived olddefconfig.
+# tinyconfig re-applies its own tiny.config after KCONFIG_ALLCONFIG, silently
+# reverting some options, hence the second merge.
+configure() {
+	local src=$1 obj=$2 frag=$3 line opt want got bad=0
+	mkdir -p "$obj"
+	KCONFIG_ALLCONFIG=$frag make -s -C "$src" O="$obj" tinyconfig >/dev/null
+	(cd "$obj" && "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$frag" >/dev/null)
+	make -s -C "$src" O="$obj" olddefconfig >/dev/null
+	while IFS= read -r line; do
+		case $line in
+		'# CONFIG_'*' is not set') opt=${line#\# }; opt=${opt%% *}; want=n ;;
+		CONFIG_*=*) opt=${line%%=*}; want=${line#*=} ;;
+		*) continue ;;
+		esac
+		got=$(sed -n "s/^$opt=//p" "$obj/.config")
+		[ -n "$got" ] || got=n
+		if [ "$got" != "$want" ]; then
+			log "config: $opt wanted $want, got $got"
+			bad=1
+		fi
+	done <"$frag"
+	[ $bad = 0 ] || die "kernel config check failed (see ${frag#"$REPO_DIR"/})"
+}
+
 kernel_dir() { printf '%s/kernels/%s\n' "$CACHE" "$(kernel_key "$1")"; }
