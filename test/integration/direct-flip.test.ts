@@ -5,7 +5,7 @@
 // out. Stock 6.12 cannot scan out mbochs dma-bufs at all (no vmap).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AtomicCommitError, directFlip, type DirectFlipOptions, type FlipFrame, type OutFence, type WritebackCapture } from 'vfio-display';
+import { AtomicCommitError, directFlip, drmCardOfParent, uapi, type DirectFlipOptions, type FlipFrame, type OutFence, type WritebackCapture } from 'vfio-display';
 import { openMbochsGuest, type MbochsGuest } from '../lib/bochs-guest.js';
 import { requireRig, rigKernel } from '../lib/rig.js';
 import { debugfsFramebuffers, openFds, openVkms, rgbMismatches, type VkmsOutput } from '../lib/vkms.js';
@@ -217,6 +217,22 @@ describe('directFlip of an mbochs guest onto vkms', { timeout: 600_000 }, () => 
     assert.equal(flip.stats.frames, 0);
     g.display.close();
     assert.ok(openFds() <= fds, 'no fd left behind');
+  });
+
+  test('no DRM_FB plane type on mbochs: the probe answers EINVAL, directFlip imports dma-bufs, drmFb: true is refused', () => {
+    using g = openMbochsGuest();
+    using out = openVkms();
+    assert.equal(g.display.features.drmFb, false);
+    const probe = new Uint8Array(uapi.vfioExt.vfio_device_gfx_plane_info.size);
+    const view = new DataView(probe.buffer);
+    view.setUint32(0, uapi.vfio.vfio_device_gfx_plane_info.size, true);
+    view.setUint32(4, uapi.vfio.VFIO_GFX_PLANE_TYPE_PROBE | uapi.vfioExt.VFIO_GFX_PLANE_TYPE_DRM_FB, true);
+    view.setUint32(8, 1, true);
+    assert.throws(() => g.display.device.ioctl(uapi.vfio.VFIO_DEVICE_QUERY_GFX_PLANE, probe, 'VFIO_DEVICE_QUERY_GFX_PLANE', 'probe DRM_FB'), { code: 'EINVAL' });
+    assert.throws(() => g.display.queryDrmFb(), { code: 'ERR_VFIO_NO_DRM_FB' });
+    assert.equal(drmCardOfParent(g.display.device.name), null, "mbochs' parent is no DRM device");
+    assert.equal(directFlip(g.display, out.card, { connectorId: out.writeback.id }).stats.drmFb, false);
+    assert.throws(() => directFlip(g.display, out.card, { connectorId: out.writeback.id, drmFb: true }), { code: 'ERR_VFIO_NO_DRM_FB' });
   });
 
   test('bad options and region-plane devices are refused before anything is opened', () => {

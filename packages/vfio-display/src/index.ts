@@ -22,12 +22,12 @@ export type { ChangeSource, ChangeStream, ChangesOptions, DisplayChange, EventCo
 export { Dmabuf, DmabufMapping, type CpuAccess, type DmabufPlane } from './display/dmabuf.js';
 export { EdidRegion, type EdidLimits, type LinkState } from './display/edid.js';
 export { cvtReducedBlanking, generateEdid, parseMode, type DetailedTiming, type DisplayMode, type EdidOptions } from './display/edid-generator.js';
-export type { PlaneInfo, PlaneMode, PlaneType } from './display/plane.js';
+export type { DrmFbPlane, PlaneInfo, PlaneMode, PlaneType, QueryMode } from './display/plane.js';
 export type { RegionPlane } from './display/region.js';
 export { VfioDevice, RegionMapping, type DeviceInfo, type IrqAction, type IrqInfo, type OpenedVia, type RegionInfo, type SetIrqsRequest } from './device/device.js';
 export type { IrqCapability, RegionCapability, SparseMmapArea, UnknownCapability } from './device/caps.js';
 export { openCdev, openDevice, openGroupDevice, openMdev, type DeviceTarget, type OpenOptions } from './device/open.js';
-export { createInstance, getInstance, listInstances, listParents, listTypes, removeInstance, validateUuid, type MdevInstance, type MdevParent, type MdevType } from './device/mdev.js';
+export { createInstance, drmCardOfParent, getInstance, listInstances, listParents, listTypes, removeInstance, validateUuid, type MdevInstance, type MdevParent, type MdevType } from './device/mdev.js';
 export {
   Card,
   openCard,

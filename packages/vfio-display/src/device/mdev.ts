@@ -2,12 +2,13 @@
 // remove. Every name that becomes part of a path is validated first, so no
 // argument can walk out of the sysfs directories.
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fromSystemError, InvalidArgumentError, NotFoundError } from '../errors.js';
 
 const MDEV_BUS = '/sys/class/mdev_bus';
 const MDEV_DEVICES = '/sys/bus/mdev/devices';
+const DRM_CLASS = '/sys/class/drm';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:+-]*$/;
@@ -116,6 +117,26 @@ export function getInstance(uuid: string): MdevInstance {
     iommuGroup: group === null ? null : Number(group),
     cdev: cdevName === undefined ? null : `/dev/vfio/devices/${cdevName}`,
   };
+}
+
+/**
+ * The DRM card node of an mdev's parent device (GVT-g: the host i915 GPU),
+ * or null where the parent is no DRM device (the sample drivers). The
+ * DRM_FB plane type answers framebuffer ids of this card.
+ */
+export function drmCardOfParent(uuid: string): string | null {
+  const parent = realpathSync(join(getInstance(uuid).sysfsPath, '..'));
+  for (const name of listDir(DRM_CLASS, 'DRM devices')) {
+    if (!/^card\d+$/.test(name)) continue;
+    let device: string;
+    try {
+      device = realpathSync(join(DRM_CLASS, name, 'device'));
+    } catch {
+      continue;
+    }
+    if (device === parent) return `/dev/dri/${name}`;
+  }
+  return null;
 }
 
 export function listInstances(): MdevInstance[] {

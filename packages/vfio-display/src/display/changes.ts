@@ -50,6 +50,9 @@ export interface ChangeStream extends AsyncGenerator<DisplayChange, void, undefi
 
 export type QueryPlane = (type: PlaneType) => PlaneInfo | null;
 
+/** What names the plane's buffer: "dmabuf 3", "region 16". */
+const bufferId = (p: PlaneInfo): string => `${p.mode} ${p.mode === 'dmabuf' ? p.dmabufId : p.regionIndex}`;
+
 /** Same buffer and geometry (what a consumer has to react to). */
 export function samePlane(a: PlaneInfo | null, b: PlaneInfo | null): boolean {
   if (a === null || b === null) return a === b;
@@ -64,7 +67,7 @@ export function samePlane(a: PlaneInfo | null, b: PlaneInfo | null): boolean {
     a.y === b.y &&
     a.hotspot?.x === b.hotspot?.x &&
     a.hotspot?.y === b.hotspot?.y &&
-    (a.mode === 'dmabuf' ? b.mode === 'dmabuf' && a.dmabufId === b.dmabufId : b.mode === 'region' && a.regionIndex === b.regionIndex)
+    bufferId(a) === bufferId(b)
   );
 }
 

@@ -12,7 +12,7 @@ import { pollChanges, type ChangesOptions, type ChangeStream } from './changes.j
 import { DmabufCache, type Dmabuf, type DmabufPlane } from './dmabuf.js';
 import { EdidRegion, type EdidLimits } from './edid.js';
 import { generateEdid, parseMode, type DisplayMode, type EdidOptions } from './edid-generator.js';
-import { PlaneQuery, checkPlaneType, type PlaneInfo, type PlaneMode, type PlaneType } from './plane.js';
+import { PlaneQuery, checkPlaneType, type DrmFbPlane, type PlaneInfo, type PlaneMode, type PlaneType } from './plane.js';
 import { RegionFramebuffer, type RegionPlane } from './region.js';
 
 export interface DisplayFeatures {
@@ -26,6 +26,12 @@ export interface DisplayFeatures {
   readonly extendedInfo: boolean;
   /** The display change IRQ index, or null. */
   readonly changeIrq: IrqInfo | null;
+  /**
+   * Whether the primary plane is also offered as a framebuffer of the host
+   * DRM device that owns the vGPU (VFIO_GFX_PLANE_TYPE_DRM_FB, kernel-patches
+   * RFC, GVT-g): attached to a host plane once, it follows the guest's flips.
+   */
+  readonly drmFb: boolean;
 }
 
 export interface DisplayOptions {
@@ -42,6 +48,10 @@ const changesOptions = lazySchema((z) =>
     mode: z.enum(['auto', 'event', 'timer']).optional(),
   }),
 );
+
+function checkHead(head: number): void {
+  if (!Number.isInteger(head) || head < 0 || head > 0xffffffff) throw new InvalidArgumentError(`head must be a u32, not ${head}`);
+}
 
 export class Display implements Disposable {
   readonly device: VfioDevice;
@@ -78,6 +88,7 @@ export class Display implements Disposable {
       changeEvents: changeIrq !== null,
       extendedInfo: this.#planes.extended,
       changeIrq,
+      drmFb: planes === 'dmabuf' && this.#planes.probe('drm-fb'),
     };
   }
 
@@ -85,12 +96,27 @@ export class Display implements Disposable {
   query(type: PlaneType = 'primary', options: { head?: number } = {}): PlaneInfo | null {
     checkPlaneType(type);
     const { head = 0 } = options;
-    if (!Number.isInteger(head) || head < 0 || head > 0xffffffff) throw new InvalidArgumentError(`head must be a u32, not ${head}`);
+    checkHead(head);
     // Region-mode drivers describe only the primary plane (6.12 mdpy answers
     // the primary's values whatever plane is asked for); QEMU asks them for
     // nothing else either.
     if (this.features.planes === 'region' && type === 'cursor') return null;
     return this.#planes.query(this.features.planes, type, head);
+  }
+
+  /**
+   * The primary plane of `head` as a host DRM framebuffer id (features.drmFb),
+   * or null while it is disabled. The id belongs to the DRM card of the
+   * vGPU's parent (drmCardOfParent()); after a MODE change the next query may
+   * answer another id, and the old one is then no longer valid.
+   */
+  queryDrmFb(options: { head?: number } = {}): DrmFbPlane | null {
+    if (!this.features.drmFb) {
+      throw new UnsupportedError(`${this.device.name} offers no DRM framebuffer planes (VFIO_GFX_PLANE_TYPE_DRM_FB: the kernel-patches RFC, GVT-g only)`, { code: 'ERR_VFIO_NO_DRM_FB' });
+    }
+    const { head = 0 } = options;
+    checkHead(head);
+    return this.#planes.query('drm-fb', 'primary', head);
   }
 
   /** The dma-buf of a dma-buf plane, exported once per buffer and cached (the cache owns it). */

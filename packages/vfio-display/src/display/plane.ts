@@ -50,9 +50,15 @@ export type PlaneInfo =
   | (PlaneCommon & { readonly mode: 'dmabuf'; readonly dmabufId: number })
   | (PlaneCommon & { readonly mode: 'region'; readonly regionIndex: number });
 
+/** VFIO_GFX_PLANE_TYPE_DRM_FB (kernel-patches RFC, GVT-g): the primary as a framebuffer id of the host DRM device that owns the vGPU. */
+export type DrmFbPlane = PlaneCommon & { readonly mode: 'drm-fb'; readonly fbId: number };
+
+/** How a query asks for the plane: a dma-buf id, a region index, or a host DRM framebuffer id. */
+export type QueryMode = PlaneMode | 'drm-fb';
+
 // The extended layout is the base one plus fields from offset 64 on.
 const F = ext.vfio_device_gfx_plane_info.fields;
-const FLAG: Record<PlaneMode, number> = { dmabuf: v.VFIO_GFX_PLANE_TYPE_DMABUF, region: v.VFIO_GFX_PLANE_TYPE_REGION };
+const FLAG: Record<QueryMode, number> = { dmabuf: v.VFIO_GFX_PLANE_TYPE_DMABUF, region: v.VFIO_GFX_PLANE_TYPE_REGION, 'drm-fb': ext.VFIO_GFX_PLANE_TYPE_DRM_FB };
 
 export function checkPlaneType(type: unknown): PlaneType {
   if (type !== 'primary' && type !== 'cursor') {
@@ -88,7 +94,7 @@ export class PlaneQuery {
    * Whether the device offers planes of `mode` (PROBE answers 0), and with
    * `extended`, the extended fields too; EINVAL or ENOTTY mean no.
    */
-  probe(mode: PlaneMode, extended = false): boolean {
+  probe(mode: QueryMode, extended = false): boolean {
     try {
       this.#call(v.VFIO_GFX_PLANE_TYPE_PROBE | FLAG[mode] | (extended ? ext.VFIO_GFX_PLANE_FLAG_EXT_INFO : 0), DRM_PLANE_TYPE.primary, 0, `probe ${mode} planes`);
       return true;
@@ -99,7 +105,9 @@ export class PlaneQuery {
   }
 
   /** The plane of `head` (0 without extended info), or null if it is disabled (drm_format or size 0). */
-  query(mode: PlaneMode, type: PlaneType, head = 0): PlaneInfo | null {
+  query(mode: PlaneMode, type: PlaneType, head?: number): PlaneInfo | null;
+  query(mode: 'drm-fb', type: PlaneType, head?: number): DrmFbPlane | null;
+  query(mode: QueryMode, type: PlaneType, head = 0): PlaneInfo | DrmFbPlane | null {
     if (head !== 0 && !this.extended) {
       throw new UnsupportedError(`${this.#device.name}: querying display head ${head} needs extended plane info (the kernel-patches series)`);
     }
@@ -133,10 +141,17 @@ export class PlaneQuery {
         }
       : {};
     const id = readField(view, F.region_index);
-    return mode === 'dmabuf' ? { ...common, ...extended, mode, dmabufId: id } : { ...common, ...extended, mode, regionIndex: id };
+    switch (mode) {
+      case 'dmabuf':
+        return { ...common, ...extended, mode, dmabufId: id };
+      case 'region':
+        return { ...common, ...extended, mode, regionIndex: id };
+      case 'drm-fb':
+        return { ...common, ...extended, mode, fbId: id };
+    }
   }
 
-  #queryWithRetry(mode: PlaneMode, type: PlaneType, head: number): void {
+  #queryWithRetry(mode: QueryMode, type: PlaneType, head: number): void {
     const what = `query the ${type} plane${head ? ` of head ${head}` : ''}`;
     const flags = FLAG[mode] | (this.extended ? ext.VFIO_GFX_PLANE_FLAG_EXT_INFO : 0);
     try {

@@ -5,10 +5,14 @@
 // every change re-queries the planes after the previous commit completed.
 // A new guest mode means a modeset where the connector has that mode, else
 // scaling or centring on the current one, as the host plane allows.
+// Where the vGPU offers its primary as a host framebuffer (DRM_FB, GVT-g),
+// that framebuffer is committed once per guest mode and the driver flips it.
+import { realpathSync } from 'node:fs';
 import type { Display } from '../display/display.js';
 import type { ChangeSource, DisplayChange } from '../display/changes.js';
 import type { Dmabuf } from '../display/dmabuf.js';
-import type { PlaneInfo } from '../display/plane.js';
+import type { DrmFbPlane, PlaneInfo } from '../display/plane.js';
+import { drmCardOfParent } from '../device/mdev.js';
 import { AtomicCommitError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../errors.js';
 import type { AtomicRequest } from '../kms/atomic.js';
 import { planeSupports, type Card, type Connector } from '../kms/card.js';
@@ -18,7 +22,7 @@ import type { PropertyBlob } from '../kms/properties.js';
 import { fourccString, modifierName } from '../uapi/drm_fourcc.js';
 import { abortSignal, lazySchema, parse } from '../validate.js';
 import { LatencyHistogram, type LatencySummary } from './latency.js';
-import { isUnscaled, placeCursor, placePlane, type Fit, type Placement } from './placement.js';
+import { isUnscaled, placeCursor, placePlane, type Fit, type GuestGeometry, type Placement } from './placement.js';
 
 export interface DirectFlipOptions {
   /** The connector to show the guest on; default: the first connected one that is not writeback. */
@@ -45,6 +49,13 @@ export interface DirectFlipOptions {
   readonly beforeCommit?: ((request: AtomicRequest, frame: { readonly seq: number; readonly primary: PlaneInfo | null }) => void) | undefined;
   /** Leave the last frame on screen when the flip ends (default: the planes are turned off). */
   readonly keepOnScreen?: boolean | undefined;
+  /**
+   * Show the primary through the vGPU's own host framebuffer (DRM_FB plane
+   * type, kernel-patches RFC, GVT-g): committed once per guest mode, flipped
+   * by the driver. 'auto' (default): where the display offers it and `card`
+   * is the vGPU's parent GPU; true: required.
+   */
+  readonly drmFb?: 'auto' | boolean | undefined;
 }
 
 const optionsSchema = lazySchema((z) => {
@@ -60,6 +71,7 @@ const optionsSchema = lazySchema((z) => {
     signal: abortSignal(z).optional(),
     beforeCommit: z.custom<NonNullable<DirectFlipOptions['beforeCommit']>>((v) => typeof v === 'function', 'expected a function').optional(),
     keepOnScreen: z.boolean().optional(),
+    drmFb: z.union([z.literal('auto'), z.boolean()]).optional(),
   });
 });
 
@@ -90,6 +102,10 @@ export interface DirectFlipStats {
   readonly modesets: number;
   /** Framebuffers imported (one per guest buffer while it is in use). */
   readonly imports: number;
+  /** Whether the primary is the vGPU's own host framebuffer (DRM_FB), flipped by the driver. */
+  readonly drmFb: boolean;
+  /** DRM_FB: guest flips the driver showed without a commit (not counted in frames). */
+  readonly kernelFlips: number;
   /** From the change being seen to the commit's completion event. */
   readonly latency: LatencySummary;
 }
@@ -105,7 +121,31 @@ interface Output {
 const isDmabufPlane = (p: PlaneInfo | null): p is Extract<PlaneInfo, { mode: 'dmabuf' }> => p?.mode === 'dmabuf';
 
 /** The guest geometry that needs a new placement when it changes. */
-const geometryKey = (p: PlaneInfo): string => `${p.width}x${p.height}+${p.srcX ?? 0}+${p.srcY ?? 0}`;
+const geometryKey = (p: GuestGeometry): string => `${p.width}x${p.height}+${p.srcX ?? 0}+${p.srcY ?? 0}`;
+
+/** Whether to show the primary through the vGPU's DRM_FB framebuffer (see DirectFlipOptions.drmFb). */
+function useDrmFb(display: Display, card: Card, wanted: 'auto' | boolean): boolean {
+  if (wanted === false) return false;
+  let parentCard: string | null = null;
+  if (display.features.drmFb) {
+    try {
+      parentCard = drmCardOfParent(display.device.name);
+    } catch (err) {
+      // A device not opened by its mdev UUID: its parent is unknown.
+      if (!(err instanceof InvalidArgumentError || err instanceof NotFoundError)) throw err;
+    }
+  }
+  const same = parentCard !== null && realpathSync(parentCard) === realpathSync(card.path);
+  if (wanted === true && !same) {
+    throw new UnsupportedError(
+      display.features.drmFb
+        ? `the DRM framebuffers of ${display.device.name} belong to ${parentCard ?? 'its parent GPU (unknown: open the vGPU by its mdev UUID)'}, not ${card.path}`
+        : `${display.device.name} offers no DRM framebuffer planes (VFIO_GFX_PLANE_TYPE_DRM_FB: the kernel-patches RFC, GVT-g only)`,
+      { code: 'ERR_VFIO_NO_DRM_FB' },
+    );
+  }
+  return same;
+}
 
 function pickOutput(card: Card, options: DirectFlipOptions): Output {
   const connectors = card.connectors();
@@ -165,6 +205,10 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   #placement: { key: string; placement: Placement } | undefined;
   #lastFlipSeq: bigint | undefined;
   #cursorShown = false;
+  readonly #drmFb: boolean;
+  /** DRM_FB: the framebuffer on the host plane, null until (or while not) shown. */
+  #drmFbPlane: DrmFbPlane | null = null;
+  #kernelFlips = 0;
 
   constructor(display: Display, card: Card, options: DirectFlipOptions = {}) {
     this.#options = parse(optionsSchema, options, 'directFlip() options');
@@ -177,6 +221,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     this.#display = display;
     this.#card = card;
     this.#output = pickOutput(card, this.#options);
+    this.#drmFb = useDrmFb(display, card, this.#options.drmFb ?? 'auto');
   }
 
   /** The connector, CRTC and planes in use. */
@@ -186,7 +231,16 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   }
 
   get stats(): DirectFlipStats {
-    return { source: this.#source, frames: this.#frames, dropped: this.#dropped, modesets: this.#modesets, imports: this.#imports, latency: this.#latency.summary() };
+    return {
+      source: this.#source,
+      frames: this.#frames,
+      dropped: this.#dropped,
+      modesets: this.#modesets,
+      imports: this.#imports,
+      drmFb: this.#drmFb,
+      kernelFlips: this.#kernelFlips,
+      latency: this.#latency.summary(),
+    };
   }
 
   /** Runs until the signal aborts or an error, without per-frame work; resolves with the stats. */
@@ -250,18 +304,29 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     if (!primary && !this.#mode) return undefined;
     const card = this.#card;
     const { crtcId, planeId, cursorPlaneId } = this.#output;
+    let shown: { readonly fbId: number; readonly plane: PlaneInfo | DrmFbPlane } | null = null;
+    if (primary && this.#drmFb) {
+      // The driver flips its framebuffer itself: only a new mode (or the first frame) needs a commit.
+      const flipOnly = this.#drmFbPlane !== null && !change.changed.mode;
+      if (flipOnly) this.#kernelFlips++;
+      if (flipOnly && !change.changed.cursor) return undefined;
+      if (!flipOnly) this.#drmFbPlane = this.#display.queryDrmFb();
+      if (this.#drmFbPlane) shown = { fbId: this.#drmFbPlane.fbId, plane: this.#drmFbPlane };
+    } else if (primary) {
+      shown = { fbId: this.#framebufferFor(primary).id, plane: primary };
+    }
     const request = card.atomic();
     let modeset = false;
     let placement: Placement | null = null;
-    if (primary) {
-      this.#checkFormat(planeId, primary, 'primary');
-      const fb = this.#framebufferFor(primary);
-      const placed = this.#place(primary, fb.id);
+    if (shown) {
+      this.#checkFormat(planeId, shown.plane, 'primary');
+      const placed = this.#place(shown.plane, shown.fbId);
       placement = placed.placement;
       placed.modeset?.(request);
       modeset = placed.modeset !== null;
-      request.setPlane(planeId, { fbId: fb.id, crtcId, ...placement });
+      request.setPlane(planeId, { fbId: shown.fbId, crtcId, ...placement });
     } else {
+      this.#drmFbPlane = null;
       // ACTIVE as it is (no modeset) names the CRTC, whose event completes the commit.
       request.disablePlane(planeId).set(crtcId, 'ACTIVE', 1);
     }
@@ -289,7 +354,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     return { seq, source: change.source, primary, cursor, placement, modeset, dropped, seenAt: change.seenAt, completedAt };
   }
 
-  #checkFormat(planeId: number, plane: PlaneInfo, what: string): void {
+  #checkFormat(planeId: number, plane: { readonly drmFormat: number; readonly modifier: bigint }, what: string): void {
     const host = this.#card.planes.find((p) => p.id === planeId);
     if (host && !planeSupports(host, plane.drmFormat, this.#card.caps.addFb2Modifiers ? plane.modifier : undefined)) {
       throw new UnsupportedError(
@@ -324,7 +389,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
    * Where the primary goes and whether that takes a modeset (then `modeset`
    * adds it to a request); placements are kept until the geometry changes.
    */
-  #place(primary: PlaneInfo, fbId: number): { placement: Placement; modeset: ((request: AtomicRequest) => void) | null } {
+  #place(primary: PlaneInfo | DrmFbPlane, fbId: number): { placement: Placement; modeset: ((request: AtomicRequest) => void) | null } {
     const key = geometryKey(primary);
     if (this.#placement?.key === key && this.#mode) return { placement: this.#placement.placement, modeset: null };
     const fit = this.#options.fit ?? 'auto';
@@ -365,7 +430,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   }
 
   /** The first fit the host accepts (TEST_ONLY, which changes nothing) where scaling is involved. */
-  #firstThatFits(fits: readonly Fit[], primary: PlaneInfo, size: { width: number; height: number }, fbId: number, modeset: ((request: AtomicRequest) => void) | null): Placement {
+  #firstThatFits(fits: readonly Fit[], primary: GuestGeometry, size: { width: number; height: number }, fbId: number, modeset: ((request: AtomicRequest) => void) | null): Placement {
     let refusal: unknown;
     for (const fit of fits) {
       const placement = placePlane(primary, size, fit);

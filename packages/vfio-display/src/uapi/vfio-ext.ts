@@ -24,8 +24,15 @@ export const VFIO_IRQ_DISPLAY_MODE = 1 << 2;
 
 /** Input flag; with it (and argsz >= 88) the struct continues at 64. */
 export const VFIO_GFX_PLANE_FLAG_EXT_INFO = 1 << 3;
+/**
+ * The 2018 GVT-g proposal (an RFC in the series): the query answers, in the
+ * union with dmabuf_id, the id of a framebuffer of the host DRM device that
+ * owns the vGPU, kept showing the guest's current surface by the driver.
+ */
+export const VFIO_GFX_PLANE_TYPE_DRM_FB = 1 << 4;
 export const vfio_device_gfx_plane_info = layout('vfio_device_gfx_plane_info', 88, {
   ...base.vfio_device_gfx_plane_info.fields,
+  drm_fb_id: u32(56),
   head: u32(64),
   num_heads: u32(68),
   src_x: u32(72),
