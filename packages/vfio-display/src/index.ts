@@ -22,6 +22,15 @@ export type { PlaneInfo, PlaneMode, PlaneType } from './display/plane.js';
 export type { RegionPlane } from './display/region.js';
 export { VfioDevice, RegionMapping, type DeviceInfo, type IrqAction, type IrqInfo, type OpenedVia, type RegionInfo, type SetIrqsRequest } from './device/device.js';
 export type { IrqCapability, RegionCapability, SparseMmapArea, UnknownCapability } from './device/caps.js';
+export {
+  DeviceHandover,
+  HANDOVER_CHILD_FDS,
+  openHandover,
+  type BindWaitOptions,
+  type ChildFds,
+  type QemuArgsOptions,
+  type StdioEntry,
+} from './device/handover.js';
 export { openCdev, openDevice, openGroupDevice, openMdev, type DeviceTarget, type OpenOptions } from './device/open.js';
 export { createInstance, getInstance, listInstances, listParents, listTypes, removeInstance, validateUuid, type MdevInstance, type MdevParent, type MdevType } from './device/mdev.js';
 export { EventFd } from './eventfd.js';
@@ -29,6 +38,7 @@ export { waitReadable, type WaitOptions, type WaitResult } from './wait.js';
 export {
   BusyError,
   ClosedError,
+  HandoverError,
   InvalidArgumentError,
   KernelError,
   MalformedReplyError,
@@ -37,6 +47,7 @@ export {
   UnsupportedError,
   VfioDisplayError,
   type ErrorDetails,
+  type HandoverFailure,
 } from './errors.js';
 export { formatInfo, fourccString, modifierName, type FormatInfo } from './uapi/drm_fourcc.js';
 export * as uapi from './uapi/index.js';
