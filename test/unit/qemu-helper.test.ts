@@ -41,7 +41,7 @@ test('bad usage: one line on stderr naming the problem, exit status 2', () => {
   }
 });
 
-test('a QEMU that is missing, unidentifiable or older than 8.2 is refused before any device is opened', (t) => {
+test('a QEMU that is missing, unidentifiable or older than 9.0 is refused before any device is opened', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'qemu-helper-'));
   t.after(() => {
     rmSync(dir, { recursive: true });
@@ -56,8 +56,8 @@ test('a QEMU that is missing, unidentifiable or older than 8.2 is refused before
   const cases: [string, RegExp][] = [
     [join(dir, 'absent'), /cannot run .*absent --version: not found \(give its path with --qemu\)/],
     [fake('other', 'some other program 1.0'), /does not say which QEMU it is/],
-    [fake('old', 'QEMU emulator version 7.2.0 (Debian 1:7.2+dfsg-7)'), /QEMU 7\.2\.0 is too old: .* needs QEMU >= 8\.2/],
-    [fake('almost', 'QEMU emulator version 8.1.5'), /QEMU 8\.1\.5 is too old/],
+    [fake('old', 'QEMU emulator version 7.2.0 (Debian 1:7.2+dfsg-7)'), /QEMU 7\.2\.0 is too old: .* needs QEMU >= 9\.0/],
+    [fake('almost', 'QEMU emulator version 8.2.2 (Debian 1:8.2.2+ds-0ubuntu1)'), /QEMU 8\.2\.2 is too old/],
   ];
   for (const [qemu, message] of cases) {
     const r = runHelper('--mdev', UUID, '--qemu', qemu, '--', '-m', '256M');
@@ -66,7 +66,7 @@ test('a QEMU that is missing, unidentifiable or older than 8.2 is refused before
     assert.doesNotMatch(r.stderr, /mdev|waiting/, 'no device was looked at');
   }
   // A new enough QEMU passes the gate; the absent vGPU stops it next.
-  const r = runHelper('--mdev', UUID, '--qemu', fake('new', 'QEMU emulator version 8.2.0'));
+  const r = runHelper('--mdev', UUID, '--qemu', fake('new', 'QEMU emulator version 9.0.0'));
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`^qemu-helper: no mdev instance ${UUID}`, 'm'));
 });

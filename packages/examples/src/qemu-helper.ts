@@ -23,7 +23,7 @@ Starts QEMU with the vGPU <uuid> handed over as already opened fds
 vGPU's display until QEMU exits.
 
   --mdev UUID          the vGPU: an mdev instance (/sys/bus/mdev/devices/UUID)
-  --qemu PATH          the QEMU to run (default qemu-system-x86_64); QEMU >= 8.2
+  --qemu PATH          the QEMU to run (default qemu-system-x86_64); QEMU >= 9.0
   --stats              print the display's changes: event or timer mode,
                        plane geometry as it changes, changes per second
   --bind-timeout SEC   how long QEMU may take to bind the vGPU (default 60)
@@ -33,8 +33,12 @@ SIGINT or SIGTERM stops QEMU (forwarded; SIGKILL after 10 s) and the helper.
 Exit status: QEMU's (128+N if it died on signal N), 1 if the helper failed,
 2 for bad usage.`;
 
-/** QEMU learnt `-object iommufd,fd=` and `-device vfio-pci,fd=` in 8.2. */
-const MIN_QEMU: readonly [number, number] = [8, 2];
+/**
+ * QEMU's iommufd backend (`-object iommufd,fd=`, `-device vfio-pci,fd=`)
+ * was merged on 2023-12-19, after 8.2.0 was tagged: 9.0 is the first
+ * release with it (issue 5 assumed 8.2).
+ */
+const MIN_QEMU: readonly [number, number] = [9, 0];
 const KILL_AFTER_MS = 10_000;
 
 const optionsSchema = z.strictObject({
@@ -138,7 +142,7 @@ class Stats {
   record(change: DisplayChange): void {
     this.#total++;
     this.#windowCount++;
-    if (change.changed.mode || change.seq === 1) console.log(`primary: ${geometry(change.primary)}`);
+    if (change.changed.mode) console.log(`primary: ${geometry(change.primary)}`);
     if ((change.cursor !== null) !== this.#cursorShown) {
       this.#cursorShown = change.cursor !== null;
       console.log(`cursor: ${geometry(change.cursor)}`);

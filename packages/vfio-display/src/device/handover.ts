@@ -1,7 +1,7 @@
 // Handing a vGPU to QEMU while keeping its display. i915/GVT-g opens a vGPU
 // only for the process that has the VM's KVM, so a tool beside QEMU cannot
 // open the device itself. Instead it opens the vGPU's iommufd cdev and
-// /dev/iommu without binding them, passes both fds to QEMU (>= 8.2:
+// /dev/iommu without binding them, passes both fds to QEMU (>= 9.0:
 // `-object iommufd,fd=` and `-device vfio-pci,fd=`), and once QEMU has bound
 // the device, the fd it kept — the same open file — answers display queries.
 import type { ChildProcess, IOType } from 'node:child_process';
