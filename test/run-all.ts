@@ -10,6 +10,12 @@ const repo = join(import.meta.dirname, '..', '..');
 const reporter = join(import.meta.dirname, 'lib', 'count-reporter.js');
 const countsDir = join(repo, 'test', 'vm', 'out', 'counts');
 const kernels = ['stock', 'patched'] as const;
+/**
+ * One VM runs a kernel's whole integration suite. The nested-guest test
+ * boots a guest under TCG inside it (twice on patched): the patched suite
+ * took 10 of test/vm/run's default 15 minutes on a busy machine.
+ */
+const VM_TIMEOUT_S = 1800;
 
 const total: Counts = { passed: 0, failed: 0, skipped: 0 };
 const failedSteps: string[] = [];
@@ -77,7 +83,7 @@ function testRun(name: string, files: string[], countsFile: string, vm?: VmRun):
   }
   rmSync(countsFile, { force: true });
   const status = vm
-    ? run(['test/vm/run', '--kernel', vm.kernel, '--out', vm.out, '--', ...nodeTestArgs('/run/rig/counts.json', files)])
+    ? run(['test/vm/run', '--kernel', vm.kernel, '--out', vm.out, '--timeout', String(VM_TIMEOUT_S), '--', ...nodeTestArgs('/run/rig/counts.json', files)])
     : run(nodeTestArgs(countsFile, files));
   let counts: Counts | undefined;
   try {

@@ -10,7 +10,13 @@ import * as v from '../uapi/vfio.js';
 import * as ext from '../uapi/vfio-ext.js';
 import { decodeIrqCapabilities, decodeRegionCapabilities, safeNumber, type IrqCapability, type RegionCapability } from './caps.js';
 
-export type OpenedVia = 'iommufd' | 'type1' | 'borrowed';
+/**
+ * How the device fd was obtained: 'iommufd' / 'type1' opened (and owned) by
+ * this object; 'borrowed' a raw fd its caller owns (fromFd); 'shared' the fd
+ * a DeviceHandover owns and handed to the process that bound it (QEMU).
+ * Only 'iommufd' and 'type1' devices close their fd.
+ */
+export type OpenedVia = 'iommufd' | 'type1' | 'borrowed' | 'shared';
 
 export interface DeviceInfo {
   readonly flags: number;
@@ -113,7 +119,7 @@ export class VfioDevice implements Disposable {
   /** How the device fd was obtained. */
   readonly via: OpenedVia;
 
-  /** @internal Use openDevice() or VfioDevice.fromFd(). */
+  /** @internal Use openDevice(), VfioDevice.fromFd() or DeviceHandover.waitBound(). */
   constructor(device: OwnedFd | number, holders: readonly OwnedFd[], name: string, via: OpenedVia) {
     this.#device = device;
     this.#holders = holders;
@@ -143,19 +149,22 @@ export class VfioDevice implements Disposable {
 
   /** The device fd (borrowed from this object: do not close it). */
   get fd(): number {
-    if (typeof this.#device !== 'number') return this.#device.fd;
     if (this.#closed) throw new ClosedError(`VFIO device ${this.name}`);
-    return this.#device;
+    return typeof this.#device === 'number' ? this.#device : this.#device.fd;
   }
 
+  /** Closed by close(), or (for a 'shared' device) by the hand-over that owns the fd. */
   get closed(): boolean {
-    return typeof this.#device === 'number' ? this.#closed : this.#device.closed;
+    return this.#closed || (typeof this.#device !== 'number' && this.#device.closed);
   }
 
-  /** Closes the device fd, then the fds that held it open. Idempotent. */
+  /**
+   * Closes the device fd, then the fds that held it open; a 'borrowed' or
+   * 'shared' device only stops using its fd. Idempotent.
+   */
   close(): void {
     this.#closed = true;
-    if (typeof this.#device !== 'number') this.#device.close();
+    if (typeof this.#device !== 'number' && this.via !== 'shared') this.#device.close();
     for (const holder of this.#holders) holder.close();
   }
 
