@@ -20,7 +20,7 @@ test('--help prints the usage and exits 0', () => {
   const r = runHelper('--help');
   assert.equal(r.status, 0);
   assert.match(r.stdout, /^usage: qemu-helper --mdev <uuid> \[options\] -- <QEMU arguments>$/m);
-  assert.match(r.stdout, /--stats/);
+  for (const option of ['--stats', '--flip CARD', '--connector ID|NAME', '--fit HOW', '--screenshot DIR']) assert.ok(r.stdout.includes(option), option);
 });
 
 test('bad usage: one line on stderr naming the problem, exit status 2', () => {
@@ -32,6 +32,10 @@ test('bad usage: one line on stderr naming the problem, exit status 2', () => {
     [['--mdev', UUID, '--bind-timeout', 'soon'], /--bind-timeout must be a number of seconds/],
     [['--mdev', UUID, '--bind-timeout', '0'], /--bind-timeout must be positive/],
     [['--mdev', UUID, '--qemu', ''], /--qemu must name a program/],
+    [['--mdev', UUID, '--flip', '/etc/passwd'], /--flip takes a DRM card node such as \/dev\/dri\/card0/],
+    [['--mdev', UUID, '--flip', '/dev/dri/card0', '--fit', 'zoom'], /--fit is auto, modeset, center, scale or stretch/],
+    [['--mdev', UUID, '--connector', 'HDMI-A-1'], /--connector and --fit go with --flip/],
+    [['--mdev', UUID, '--screenshot', ''], /--screenshot takes a directory/],
   ];
   for (const [args, message] of cases) {
     const r = runHelper(...args);

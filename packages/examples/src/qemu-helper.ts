@@ -1,19 +1,23 @@
 #!/usr/bin/env node
 // Starts QEMU on a vGPU whose display this process serves.
 //
-//   node packages/examples/dist/qemu-helper.js --mdev <uuid> [--stats] -- <QEMU arguments>
+//   node packages/examples/dist/qemu-helper.js --mdev <uuid> [--flip /dev/dri/cardN]
+//        [--screenshot DIR] [--stats] -- <QEMU arguments>
 //
 // The helper opens the vGPU's iommufd cdev and /dev/iommu itself and hands
 // both fds to QEMU (i915/GVT-g opens a vGPU only for the process with the
 // VM's KVM, so a display tool cannot open it beside QEMU). Once QEMU has
 // bound the device, the fd the helper kept answers display queries, and
-// serveDisplay() serves them until QEMU exits or the helper is told to stop.
+// serveDisplay() serves them until QEMU exits or the helper is told to stop:
+// direct flip onto a host display plane, screenshots, statistics.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { Display, HandoverError, modifierName, openHandover, type DisplayChange, type PlaneInfo } from 'vfio-display';
+import { Display, FrameConverter, HandoverError, directFlip, encodePng, modifierName, openCard, openHandover, type Card, type ChangeSource, type PlaneInfo } from 'vfio-display';
 import { z } from 'zod';
 
 const USAGE = `usage: qemu-helper --mdev <uuid> [options] -- <QEMU arguments>
@@ -24,8 +28,16 @@ vGPU's display until QEMU exits.
 
   --mdev UUID          the vGPU: an mdev instance (/sys/bus/mdev/devices/UUID)
   --qemu PATH          the QEMU to run (default qemu-system-x86_64); QEMU >= 9.0
+  --flip CARD          show the guest on a host display, zero-copy: each guest
+                       frame is flipped onto CARD's primary plane (/dev/dri/cardN;
+                       the helper must be its DRM master: run it from a text
+                       console, not under a compositor)
+  --connector ID|NAME  with --flip: the output (default: the first connected one)
+  --fit HOW            with --flip: auto (default), modeset, center, scale, stretch
+  --screenshot DIR     write the guest's screen to DIR/screen.png once a second
   --stats              print the display's changes: event or timer mode,
-                       plane geometry as it changes, changes per second
+                       plane geometry as it changes, changes (or flips) per
+                       second, and with --flip the flip latency
   --bind-timeout SEC   how long QEMU may take to bind the vGPU (default 60)
   -h, --help           this text
 
@@ -47,9 +59,13 @@ const optionsSchema = z.strictObject({
     .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, '--mdev must be an mdev UUID (8-4-4-4-12 hex digits)'),
   qemu: z.string().min(1, '--qemu must name a program').default('qemu-system-x86_64'),
   stats: z.boolean().default(false),
+  flip: z.string().regex(/^\/dev\/dri\/card\d+$/, '--flip takes a DRM card node such as /dev/dri/card0').optional(),
+  connector: z.union([z.coerce.number().int().positive(), z.string().min(1)]).optional(),
+  fit: z.enum(['auto', 'modeset', 'center', 'scale', 'stretch'], { error: '--fit is auto, modeset, center, scale or stretch' }).default('auto'),
+  screenshot: z.string().min(1, '--screenshot takes a directory').optional(),
   bindTimeout: z.coerce.number({ error: '--bind-timeout must be a number of seconds' }).positive('--bind-timeout must be positive').max(3600, '--bind-timeout is at most 3600 s').default(60),
   qemuArgs: z.array(z.string()),
-});
+}).refine((o) => o.flip !== undefined || (o.connector === undefined && o.fit === 'auto'), '--connector and --fit go with --flip');
 
 type HelperOptions = z.infer<typeof optionsSchema>;
 
@@ -67,6 +83,10 @@ function parseOptions(argv: readonly string[]): HelperOptions | 'help' {
         mdev: { type: 'string' },
         qemu: { type: 'string' },
         stats: { type: 'boolean' },
+        flip: { type: 'string' },
+        connector: { type: 'string' },
+        fit: { type: 'string' },
+        screenshot: { type: 'string' },
         'bind-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -82,6 +102,10 @@ function parseOptions(argv: readonly string[]): HelperOptions | 'help' {
     mdev: values.mdev,
     qemu: values.qemu,
     stats: values.stats,
+    flip: values.flip,
+    connector: values.connector !== undefined && /^\d+$/.test(values.connector) ? Number(values.connector) : values.connector,
+    fit: values.fit,
+    screenshot: values.screenshot,
     bindTimeout: values['bind-timeout'],
     qemuArgs: split < 0 ? [] : argv.slice(split + 1),
   });
@@ -123,15 +147,19 @@ function geometry(plane: PlaneInfo | null): string {
   return `${plane.width}x${plane.height} ${plane.fourcc} ${modifierName(plane.modifier)} stride ${plane.stride} (${where})`;
 }
 
-/** --stats: the plane geometry as it changes, and the change rate at most once a second. */
+/** --stats: the plane geometry as it changes, and the rate at most once a second. */
 class Stats {
   readonly #start = performance.now();
+  readonly #what: string;
   #total = 0;
   #windowStart = this.#start;
   #windowCount = 0;
+  #primary: PlaneInfo | null | undefined;
   #cursorShown = false;
 
-  constructor(source: DisplayChange['source']) {
+  /** `what`: "changes", or "flips" under --flip (a commit each). */
+  constructor(source: ChangeSource, what: string) {
+    this.#what = what;
     console.log(
       source === 'event'
         ? 'display: event mode (the kernel signals display changes; no timer runs)'
@@ -139,18 +167,23 @@ class Stats {
     );
   }
 
-  record(change: DisplayChange): void {
+  record(primary: PlaneInfo | null, cursor: PlaneInfo | null): void {
     this.#total++;
     this.#windowCount++;
-    if (change.changed.mode) console.log(`primary: ${geometry(change.primary)}`);
-    if ((change.cursor !== null) !== this.#cursorShown) {
-      this.#cursorShown = change.cursor !== null;
-      console.log(`cursor: ${geometry(change.cursor)}`);
+    if (this.#primary === undefined || geometry(primary) !== geometry(this.#primary)) {
+      if (this.#primary === undefined || primary === null || this.#primary === null || primary.width !== this.#primary.width || primary.height !== this.#primary.height || primary.drmFormat !== this.#primary.drmFormat) {
+        console.log(`primary: ${geometry(primary)}`);
+      }
+      this.#primary = primary;
+    }
+    if ((cursor !== null) !== this.#cursorShown) {
+      this.#cursorShown = cursor !== null;
+      console.log(`cursor: ${geometry(cursor)}`);
     }
     const now = performance.now();
     if (now - this.#windowStart >= 1000) {
       const seconds = (now - this.#windowStart) / 1000;
-      console.log(`changes: ${this.#windowCount} in ${seconds.toFixed(1)} s (${(this.#windowCount / seconds).toFixed(1)}/s), ${this.#total} in all`);
+      console.log(`${this.#what}: ${this.#windowCount} in ${seconds.toFixed(1)} s (${(this.#windowCount / seconds).toFixed(1)}/s), ${this.#total} in all`);
       this.#windowStart = now;
       this.#windowCount = 0;
     }
@@ -158,31 +191,118 @@ class Stats {
 
   summary(): void {
     const seconds = (performance.now() - this.#start) / 1000;
-    console.log(`changes: ${this.#total} in ${seconds.toFixed(1)} s (${(this.#total / seconds).toFixed(2)}/s)`);
+    console.log(`${this.#what}: ${this.#total} in ${seconds.toFixed(1)} s (${(this.#total / seconds).toFixed(2)}/s)`);
+  }
+}
+
+/** --screenshot: the guest's primary plane as DIR/screen.png, replaced once a second. */
+class Screenshots implements Disposable {
+  readonly #display: Display;
+  readonly #dir: string;
+  readonly #converter = new FrameConverter();
+  readonly #timer: NodeJS.Timeout;
+  #written = 0;
+  #failed = false;
+
+  constructor(display: Display, dir: string) {
+    this.#display = display;
+    this.#dir = dir;
+    mkdirSync(dir, { recursive: true });
+    this.#timer = setInterval(() => {
+      this.#shoot();
+    }, 1000);
+  }
+
+  #shoot(): void {
+    if (this.#failed) return;
+    try {
+      const plane = this.#display.query('primary');
+      if (plane === null) return;
+      let bytes: Uint8Array;
+      if (plane.mode === 'dmabuf') {
+        using map = this.#display.dmabuf(plane).map();
+        map.begin('read');
+        try {
+          bytes = this.#converter.convert({ ...plane, bytes: map.bytes }).data.slice();
+        } finally {
+          map.end('read');
+        }
+      } else {
+        bytes = this.#converter.convert({ ...plane, bytes: this.#display.framebuffer(plane) }).data.slice();
+      }
+      const tmp = join(this.#dir, '.screen.png.tmp');
+      writeFileSync(tmp, encodePng({ width: plane.width, height: plane.height, data: bytes }));
+      renameSync(tmp, join(this.#dir, 'screen.png'));
+      if (this.#written++ === 0) note(`screenshots: ${join(this.#dir, 'screen.png')} (${plane.width}x${plane.height}), replaced once a second`);
+    } catch (err) {
+      // One line, once: e.g. a stock 6.12 mbochs dma-buf cannot be mapped.
+      this.#failed = true;
+      note(`screenshots stopped: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  [Symbol.dispose](): void {
+    clearInterval(this.#timer);
   }
 }
 
 interface ServeOptions {
   readonly stats: boolean;
+  readonly flip?: string | undefined;
+  readonly connector?: number | string | undefined;
+  readonly fit: 'auto' | 'modeset' | 'center' | 'scale' | 'stretch';
+  readonly screenshot?: string | undefined;
+}
+
+/** The connector id `--connector` names (an id or a name such as HDMI-A-1). */
+function connectorId(card: Card, connector: number | string | undefined): number | undefined {
+  if (connector === undefined || typeof connector === 'number') return connector;
+  const found = card.connectors().find((c) => c.name === connector);
+  if (!found) throw new Error(`${card.path} has no connector ${connector} (it has ${card.connectors().map((c) => c.name).join(', ')})`);
+  return found.id;
 }
 
 /**
- * Serves the display of a bound vGPU until `signal` aborts: every consumer
- * of display changes (today --stats) takes them from one change stream.
+ * Serves the display of a bound vGPU until `signal` aborts. The changes are
+ * taken from one stream: directFlip's (--flip) or the display's own.
  */
 async function serveDisplay(display: Display, options: ServeOptions, signal: AbortSignal): Promise<void> {
-  if (!options.stats) {
-    if (!signal.aborted) await once(signal, 'abort');
-    return;
-  }
-  const changes = display.changes({ signal });
-  const stats = new Stats(changes.source);
+  const shots = options.screenshot === undefined ? undefined : new Screenshots(display, options.screenshot);
   try {
-    for await (const change of changes) stats.record(change);
+    if (options.flip !== undefined) {
+      using card = openCard(options.flip);
+      const flip = directFlip(display, card, { signal, fit: options.fit, connectorId: connectorId(card, options.connector) });
+      const o = flip.output;
+      note(`direct flip onto ${card.path} (${card.driver.name}): ${o.connectorName}, CRTC ${o.crtcId}, plane ${o.planeId}${flip.stats.drmFb ? ', through the vGPU\'s own framebuffer (DRM_FB)' : ''}`);
+      let stats: Stats | undefined;
+      try {
+        for await (const frame of flip) {
+          stats ??= options.stats ? new Stats(frame.source, 'flips') : undefined;
+          stats?.record(frame.primary, frame.cursor);
+        }
+      } finally {
+        if (options.stats) {
+          stats?.summary();
+          const s = flip.stats;
+          console.log(`flip: ${s.frames} frames, ${s.dropped} dropped, ${s.modesets} modesets, latency p50 ${s.latency.p50Ms.toFixed(1)} ms p99 ${s.latency.p99Ms.toFixed(1)} ms`);
+        }
+      }
+    } else if (options.stats) {
+      const changes = display.changes({ signal });
+      const stats = new Stats(changes.source, 'changes');
+      try {
+        for await (const change of changes) stats.record(change.primary, change.cursor);
+      } finally {
+        stats.summary();
+      }
+    } else if (!signal.aborted) {
+      await once(signal, 'abort');
+    }
   } catch (err) {
     if (!signal.aborted) throw err;
+  } finally {
+    shots?.[Symbol.dispose]();
   }
-  stats.summary();
 }
 
 interface Exit {
