@@ -105,6 +105,7 @@ function testRun(name: string, files: string[], countsFile: string, vm?: VmRun):
 mkdirSync(countsDir, { recursive: true });
 step('lint', ['node_modules/.bin/eslint', '.']);
 testRun('unit tests', [...testFiles('packages/vfio-display/dist'), ...testFiles('test/dist/unit')], join(countsDir, 'unit.json'));
+testRun('GVT-g hardware tier (skipped unless VFIO_DISPLAY_GVT_MDEV names a vGPU)', testFiles('test/dist/hardware'), join(countsDir, 'hardware.json'));
 if (step('rig setup (packages, kernels)', ['test/vm/setup', '--kernel', 'all'])) {
   step('kernel series check (applies, checkpatch --strict, every patch builds: rig kernel, i915/GVT-g W=1)', ['kernel-patches/check']);
   testRun('host tests that need the rig (self-tests, uAPI headers)', testFiles('test/dist/rig'), join(countsDir, 'rig.json'));

@@ -1,0 +1,48 @@
+// "No garbage stripes": a detiled picture of a tiled framebuffer is as smooth
+// across tile edges as inside tiles. A wrong tiling (or none) breaks the
+// picture into tile-sized blocks whose edges differ far more than
+// neighbouring pixels inside them.
+import type { RgbaImage } from 'vfio-display';
+
+export interface Seams {
+  /** Mean RGB difference of neighbouring pixels across tile edges... */
+  readonly seam: number;
+  /** ...and inside tiles. */
+  readonly interior: number;
+}
+
+/** Tile edges every `tileWidth` pixels and `tileHeight` rows. */
+export function seams(image: RgbaImage, tileWidth: number, tileHeight: number): Seams {
+  const { width, height, data } = image;
+  let seam = 0;
+  let seamCount = 0;
+  let interior = 0;
+  let interiorCount = 0;
+  const diff = (a: number, b: number): number => Math.abs((data[a] ?? 0) - (data[b] ?? 0)) + Math.abs((data[a + 1] ?? 0) - (data[b + 1] ?? 0)) + Math.abs((data[a + 2] ?? 0) - (data[b + 2] ?? 0));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      if (x + 1 < width) {
+        const d = diff(i, i + 4);
+        if ((x + 1) % tileWidth === 0) {
+          seam += d;
+          seamCount++;
+        } else {
+          interior += d;
+          interiorCount++;
+        }
+      }
+      if (y + 1 < height) {
+        const d = diff(i, i + width * 4);
+        if ((y + 1) % tileHeight === 0) {
+          seam += d;
+          seamCount++;
+        } else {
+          interior += d;
+          interiorCount++;
+        }
+      }
+    }
+  }
+  return { seam: seamCount ? seam / seamCount : 0, interior: interiorCount ? interior / interiorCount : 0 };
+}
