@@ -14,35 +14,23 @@ export interface Seams {
 /** Tile edges every `tileWidth` pixels and `tileHeight` rows. */
 export function seams(image: RgbaImage, tileWidth: number, tileHeight: number): Seams {
   const { width, height, data } = image;
-  let seam = 0;
-  let seamCount = 0;
-  let interior = 0;
-  let interiorCount = 0;
+  const sum = { seam: 0, seamCount: 0, interior: 0, interiorCount: 0 };
+  const add = (d: number, atEdge: boolean): void => {
+    if (atEdge) {
+      sum.seam += d;
+      sum.seamCount++;
+    } else {
+      sum.interior += d;
+      sum.interiorCount++;
+    }
+  };
   const diff = (a: number, b: number): number => Math.abs((data[a] ?? 0) - (data[b] ?? 0)) + Math.abs((data[a + 1] ?? 0) - (data[b + 1] ?? 0)) + Math.abs((data[a + 2] ?? 0) - (data[b + 2] ?? 0));
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = (y * width + x) * 4;
-      if (x + 1 < width) {
-        const d = diff(i, i + 4);
-        if ((x + 1) % tileWidth === 0) {
-          seam += d;
-          seamCount++;
-        } else {
-          interior += d;
-          interiorCount++;
-        }
-      }
-      if (y + 1 < height) {
-        const d = diff(i, i + width * 4);
-        if ((y + 1) % tileHeight === 0) {
-          seam += d;
-          seamCount++;
-        } else {
-          interior += d;
-          interiorCount++;
-        }
-      }
+      if (x + 1 < width) add(diff(i, i + 4), (x + 1) % tileWidth === 0);
+      if (y + 1 < height) add(diff(i, i + width * 4), (y + 1) % tileHeight === 0);
     }
   }
-  return { seam: seamCount ? seam / seamCount : 0, interior: interiorCount ? interior / interiorCount : 0 };
+  return { seam: sum.seamCount ? sum.seam / sum.seamCount : 0, interior: sum.interiorCount ? sum.interior / sum.interiorCount : 0 };
 }
