@@ -99,6 +99,7 @@ function testRun(name: string, files: string[], countsFile: string, vm?: VmRun):
 mkdirSync(countsDir, { recursive: true });
 step('lint', ['node_modules/.bin/eslint', '.']);
 testRun('unit tests', [...testFiles('packages/vfio-display/dist'), ...testFiles('test/dist/unit')], join(countsDir, 'unit.json'));
+testRun('package tests (pnpm pack, an offline npm install without a compiler)', testFiles('test/dist/package'), join(countsDir, 'package.json'));
 if (step('rig setup (packages, kernels)', ['test/vm/setup', '--kernel', 'all'])) {
   step('kernel series check (applies, every patch builds, checkpatch --strict)', ['kernel-patches/check']);
   testRun('host tests that need the rig (self-tests, uAPI headers)', testFiles('test/dist/rig'), join(countsDir, 'rig.json'));
