@@ -28,4 +28,5 @@ test('stats in one line', () => {
   const latency = { count: 3, minMs: 1, meanMs: 2, p50Ms: 1.96, p90Ms: 3, p99Ms: 4.04, maxMs: 5, buckets: [] };
   assert.equal(flipStatus({ source: 'event', frames: 3, dropped: 1, modesets: 1, imports: 2, latency }, 59.94), 'event: 59.9 fps, 3 frames, 1 dropped, 1 modesets, 2 imports, latency p50 2.0 ms, p99 4.0 ms');
   assert.match(flipStatus({ source: null, frames: 0, dropped: 0, modesets: 0, imports: 0, latency }, 0), /^starting: 0\.0 fps, 0 frames/);
+  assert.match(flipStatus({ source: 'timer', frames: 9, dropped: 0, modesets: 0, imports: 1, latency }), /^timer: 9 frames, 0 dropped/);
 });

@@ -33,9 +33,10 @@ function connectorId(card: Card, given: string): number {
   return found.id;
 }
 
-export function flipStatus(stats: DirectFlipStats, fps: number): string {
+/** The stats in one line; `fps` while running (not in the summary at the end). */
+export function flipStatus(stats: DirectFlipStats, fps?: number): string {
   const l = stats.latency;
-  return `${stats.source ?? 'starting'}: ${fps.toFixed(1)} fps, ${stats.frames} frames, ${stats.dropped} dropped, ${stats.modesets} modesets, ${stats.imports} imports, latency p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms`;
+  return `${stats.source ?? 'starting'}: ${fps === undefined ? '' : `${fps.toFixed(1)} fps, `}${stats.frames} frames, ${stats.dropped} dropped, ${stats.modesets} modesets, ${stats.imports} imports, latency p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms`;
 }
 
 /** Where the guest's frames go, in words: the same until its mode or placement changes. */
@@ -117,6 +118,6 @@ export const flip: Command<FlipArgs> = {
       clearInterval(ticker);
       status.done();
     }
-    println(io.stdout, `stopped: ${flipStatus(session.stats, 0)}`);
+    println(io.stdout, `stopped: ${flipStatus(session.stats)}`);
   },
 };
