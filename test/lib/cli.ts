@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-export const CLI = join(import.meta.dirname, '..', '..', '..', 'packages', 'vfio-display', 'dist', 'cli', 'main.js');
+export const CLI = join(import.meta.dirname, '..', '..', '..', 'packages', 'vfio-display', 'bin', 'vfio-display.js');
 
 export interface CliOptions {
   /** An open fd of this process the child gets as fd 3. */

@@ -100,7 +100,7 @@ const npm = (args: readonly string[], options: SpawnSyncOptions & { path?: strin
 
 test('the tarball holds the build, the prebuilt addon, the sources to rebuild it, and no tests', () => {
   const files = ok('tar', ['-tzf', packed], { path: process.env.PATH ?? '' }).split('\n').filter(Boolean);
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'binding.gyp', 'native/addon.cc', 'native/build.mjs', 'native/install.mjs', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js']) {
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'binding.gyp', 'native/addon.cc', 'native/build.mjs', 'native/install.mjs', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'bin/vfio-display.js']) {
     assert.ok(files.includes(`package/${f}`), f);
   }
   assert.ok(files.some((f) => /^package\/prebuilds\/linux-x64\/[^/]+\.node$/.test(f)), 'a prebuilt linux-x64 addon');

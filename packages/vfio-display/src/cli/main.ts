@@ -1,7 +1,6 @@
-#!/usr/bin/env node
-// The vfio-display command (package.json "bin"). The library (and its
-// native addon) loads inside the try: if it cannot, that too is one line
-// and a status.
+// The vfio-display command (bin/vfio-display.js runs it). The library (and
+// its native addon) loads inside the try: if it cannot, that too is one
+// line and a status.
 
 let interrupt: AbortController | undefined;
 
