@@ -17,7 +17,10 @@ export function displayOf(uuid: string): string {
     using display = openDisplay(uuid);
     return display.features.planes === 'dmabuf' ? 'dma-buf' : 'region';
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'ERR_VFIO_NOT_A_DISPLAY') return 'no';
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ERR_VFIO_NOT_A_DISPLAY') return 'no';
+    // i915/gvt (6.12) opens a vGPU only for a process with the VM's KVM.
+    if (code === 'ESRCH') return 'only with its VM';
     switch (exitCodeOf(err)) {
       case EXIT.busy:
         return 'in use';
@@ -34,7 +37,9 @@ export const list: Command<Record<string, never>> = {
   summary: 'list mdev parents, their types (available instances, description) and instances (UUID, type, driver, IOMMU group, cdev, display)',
   positionals: [],
   options: {},
-  notes: ['DISPLAY says how the instance delivers its frames (dma-buf or region), "no" for devices without a display, "in use" while another process (QEMU) has it open.'],
+  notes: [
+    'DISPLAY says how the instance delivers its frames (dma-buf or region), "no" for devices without a display, "in use" while another process (QEMU) has it open, "only with its VM" for GVT-g vGPUs, which open only for the process that has their VM\'s KVM.',
+  ],
   schema: (z) => z.strictObject({}),
   run(_args, io) {
     const parents = listParents();
