@@ -310,7 +310,8 @@ newest guest frame on vkms's writeback connector; vkms completes at
 most one commit per vblank, so "presented per host refresh" is the pipeline keeping up (1 = every
 vblank shows a new guest frame). Dropped: guest flips never shown (newest wins, counted from the
 extended plane info's flip_seq). Latency: from a presented frame's guest flip to its commit
-completing.
+completing. Under TCG on a loaded host that way (the latency columns) is longer than a refresh
+period, which bounds what is presented at either pace.
 
 ${flipSection(load('direct-flip.json') as Flip | undefined)}
 `;
