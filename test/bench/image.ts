@@ -1,13 +1,13 @@
 // Frame conversion against memcpy of the same bytes, and PNG encoders, on a
-// 1920x1080 XRGB8888 frame; host only (no rig):
-//   node test/dist/bench/image.js      (pnpm bench:image)
-// Prints a table and writes docs/bench/image.json. Ratios are memcpy time /
-// operation time: 1.0 is memcpy's throughput, the design target is >= 0.5.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// 1920x1080 XRGB8888 frame; host only (no rig). Run by `pnpm bench`
+// (test/bench/run.ts). Prints a table and writes docs/bench/image.json.
+// Ratios are memcpy time / operation time: 1.0 is memcpy's throughput, the
+// design target is >= 0.5.
+import { mkdirSync } from 'node:fs';
 import { encode as fastPngEncode } from 'fast-png';
 import { PNG } from 'pngjs';
 import { encodePng, FrameConverter, tiledOffset, toRgba, uapi, type Frame, type RgbaImage } from 'vfio-display';
+import { docsBench, machine, ratio, rounds, spread, writeJson, type Ratio } from './measure.js';
 
 const { DRM_FORMAT_XRGB8888, I915_FORMAT_MOD_X_TILED, I915_FORMAT_MOD_Y_TILED, DRM_FORMAT_MOD_LINEAR } = uapi.drmFourcc;
 const W = 1920;
@@ -21,14 +21,10 @@ interface Timing {
   medianMs: number;
   minMs: number;
   maxMs: number;
-  /** Median over rounds of (memcpy time / this time) in the same round; 1 is memcpy's throughput. */
-  vsMemcpy?: number;
-  /** The same from the fastest run of each (the least disturbed by other load). */
-  vsMemcpyBest?: number;
+  /** Round by round, memcpy's time / this time (1 is memcpy's throughput), with "best" from each one's fastest run. */
+  vsMemcpy?: Ratio;
   note?: string;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
 
 function once(fn: () => unknown): number {
   const t0 = process.hrtime.bigint();
@@ -37,29 +33,15 @@ function once(fn: () => unknown): number {
 }
 
 function summary(name: string, bytes: number, ms: number[]): Timing {
-  return { name, bytes, medianMs: median(ms), minMs: Math.min(...ms), maxMs: Math.max(...ms) };
+  const { median, min, max } = spread(ms);
+  return { name, bytes, medianMs: median, minMs: min, maxMs: max };
 }
 
-/**
- * Runs every operation once per round, memcpy first, for `runs` rounds after
- * warm-up, so that load from elsewhere on the machine hits all of them alike.
- */
+/** Every operation once per round (test/bench/measure.ts rounds()), against memcpy in the same round. */
 function interleaved(bytes: number, runs: number, memcpy: () => unknown, ops: [string, () => unknown][]): Timing[] {
-  for (let i = 0; i < 5; i++) for (const fn of [memcpy, ...ops.map(([, op]) => op)]) fn();
-  const base: number[] = [];
-  const times = ops.map((): number[] => []);
-  for (let i = 0; i < runs; i++) {
-    base.push(once(memcpy));
-    ops.forEach(([, op], k) => times[k]?.push(once(op)));
-  }
-  const round2 = (x: number): number => Math.round(x * 100) / 100;
-  return [
-    { ...summary('memcpy (Uint8Array.set, reused destination)', bytes, base), vsMemcpy: 1, vsMemcpyBest: 1 },
-    ...ops.map(([name], k) => {
-      const ms = times[k] ?? [];
-      return { ...summary(name, bytes, ms), vsMemcpy: round2(median(ms.map((t, i) => (base[i] ?? NaN) / t))), vsMemcpyBest: round2(Math.min(...base) / Math.min(...ms)) };
-    }),
-  ];
+  const base = 'memcpy (Uint8Array.set, reused destination)';
+  const times = rounds(runs, Object.fromEntries([[base, memcpy] as const, ...ops].map(([name, op]) => [name, () => once(op)])));
+  return [base, ...ops.map(([name]) => name)].map((name) => ({ ...summary(name, bytes, times[name] ?? []), vsMemcpy: ratio(times[name] ?? [], times[base] ?? [], true) }));
 }
 
 function time(name: string, bytes: number, runs: number, fn: () => unknown): Timing {
@@ -104,6 +86,7 @@ function tiled(linear: Uint8Array, modifier: bigint, tileHeight: number): Uint8A
   return out;
 }
 
+const before = machine();
 const linear = desktop();
 const frameBytes = linear.length;
 const xTiled = tiled(linear, I915_FORMAT_MOD_X_TILED, 8);
@@ -157,22 +140,22 @@ const pngs = encoders.map(([name, encode]) => {
 
 const results: Timing[] = [...conversions, ...pngs];
 const report = {
-  date: new Date().toISOString(),
-  machine: `${process.arch}, ${String((await import('node:os')).cpus().length)} cores, node ${process.version}; host, no rig`,
+  machine: before,
+  loadAfter: machine().loadavg,
   frame: `${W}x${H} XRGB8888, ${frameBytes} bytes`,
   runs: RUNS,
   results,
 };
-const out = join(import.meta.dirname, '..', '..', '..', 'docs', 'bench');
-mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'image.json'), `${JSON.stringify(report, null, 2)}\n`);
+mkdirSync(docsBench, { recursive: true });
+writeJson(docsBench, 'image.json', report);
 console.table(
   results.map((r) => ({
     name: r.name,
     'median ms': r.medianMs.toFixed(2),
     'min-max ms': `${r.minMs.toFixed(2)}-${r.maxMs.toFixed(2)}`,
-    'x memcpy': r.vsMemcpy ?? '',
-    'x memcpy (best runs)': r.vsMemcpyBest ?? '',
+    'x memcpy': r.vsMemcpy?.median ?? '',
+    'x memcpy min-max': r.vsMemcpy ? `${String(r.vsMemcpy.min)}-${String(r.vsMemcpy.max)}` : '',
+    'x memcpy (best runs)': r.vsMemcpy?.best ?? '',
     note: r.note ?? '',
   })),
 );

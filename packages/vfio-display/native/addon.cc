@@ -48,11 +48,22 @@ uint64_t ToU53(const Napi::Value& v, const char* what) {
   return static_cast<uint64_t>(d);
 }
 
-Napi::Uint8Array ToBytes(const Napi::Value& v, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+// A Uint8Array's bytes, from one napi_get_typedarray_info (which refuses
+// anything but a typed array): going through Napi::Uint8Array asks four
+// times, and this is on every ioctl of the per-frame path.
+struct Bytes {
+  uint8_t* data;
+  size_t length;
+};
+
+Bytes ToBytes(const Napi::Value& v, const char* what) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(v.Env(), v, &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
     throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Uint8Array");
   }
-  return v.As<Napi::Uint8Array>();
+  return {static_cast<uint8_t*>(data), length};
 }
 
 // Writes, for each [into, offset, target] of `pointers`, the address of
@@ -69,14 +80,14 @@ void PatchPointers(const Napi::Value& v) {
       throw Napi::TypeError::New(v.Env(), "each pointer must be [into, offset, target]");
     }
     Napi::Array triple = entry.As<Napi::Array>();
-    Napi::Uint8Array into = ToBytes(triple.Get(0u), "pointer destination");
+    Bytes into = ToBytes(triple.Get(0u), "pointer destination");
     uint64_t offset = ToU53(triple.Get(1u), "pointer offset");
-    Napi::Uint8Array target = ToBytes(triple.Get(2u), "pointer target");
-    if (offset > into.ByteLength() || into.ByteLength() - offset < sizeof(uint64_t)) {
+    Bytes target = ToBytes(triple.Get(2u), "pointer target");
+    if (offset > into.length || into.length - offset < sizeof(uint64_t)) {
       throw Napi::RangeError::New(v.Env(), "pointer offset outside its destination");
     }
-    uint64_t address = target.ByteLength() ? reinterpret_cast<uintptr_t>(target.Data()) : 0;
-    std::memcpy(into.Data() + offset, &address, sizeof(address));
+    uint64_t address = target.length ? reinterpret_cast<uintptr_t>(target.data) : 0;
+    std::memcpy(into.data + offset, &address, sizeof(address));
   }
 }
 
@@ -88,16 +99,19 @@ Napi::Value Ioctl(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ToFd(info[0]);
   unsigned long request = static_cast<unsigned long>(ToU53(info[1], "request"));
-  std::string name = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : std::string();
   PatchPointers(info[4]);
   int r;
-  if (info[2].IsTypedArray()) {
-    Napi::Uint8Array bytes = ToBytes(info[2], "arg");
-    r = ioctl(fd, request, bytes.Data());
-  } else {
+  if (info[2].IsNumber()) {
     r = ioctl(fd, request, static_cast<unsigned long>(ToU53(info[2], "arg")));
+  } else {
+    r = ioctl(fd, request, ToBytes(info[2], "arg").data);
   }
-  if (r < 0) throw SystemError(env, errno, "ioctl", name);
+  if (r < 0) {
+    int err = errno;
+    // The name only matters for the error: converted here, not on every call.
+    std::string name = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : std::string();
+    throw SystemError(env, err, "ioctl", name);
+  }
   return Napi::Number::New(env, r);
 }
 
@@ -105,9 +119,9 @@ Napi::Value Ioctl(const Napi::CallbackInfo& info) {
 template <typename Syscall>
 Napi::Value Transfer(const Napi::CallbackInfo& info, const char* name, bool positioned, Syscall call) {
   int fd = ToFd(info[0]);
-  Napi::Uint8Array bytes = ToBytes(info[1], "buffer");
+  Bytes bytes = ToBytes(info[1], "buffer");
   off_t offset = positioned ? static_cast<off_t>(ToU53(info[2], "offset")) : 0;
-  ssize_t n = call(fd, bytes.Data(), bytes.ByteLength(), offset);
+  ssize_t n = call(fd, bytes.data, bytes.length, offset);
   if (n < 0) throw SystemError(info.Env(), errno, name, "");
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
