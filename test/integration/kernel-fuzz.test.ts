@@ -6,12 +6,15 @@
 // (test/lib/kernel-fuzz.ts), for a bounded time. Two of them export
 // dma-bufs. Afterwards the kernel log holds no warning, bug or oops, and
 // the device still works: a mode set, a plane query and a dma-buf with the
-// guest's pixels. 15 s here; VFIO_DISPLAY_SOAK=1 runs 300 s.
+// guest's pixels (on stock, where it cannot be mapped, the export). 15 s
+// here; VFIO_DISPLAY_SOAK=1 runs 300 s.
 //
 // Linux 6.12 mbochs frees a buffer's pages twice when the buffer is exported
 // twice, with both fds live or one after the other (kernel-patches 0005
 // fixes it): on the stock kernel the exporters export each buffer once
-// (kernel-fuzz.ts), and the buffer tests below skip.
+// (kernel-fuzz.ts), and the buffer tests below skip. Its pread/pwrite near
+// the end of BAR0 read past its page array (kernel-patches 0002): the stock
+// run keeps off there.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
@@ -45,13 +48,18 @@ function runChild(fd: number, config: FuzzConfig): Promise<FuzzReport> {
 /** Resets the device, sets a mode as the guest, and checks the plane and its dma-buf's pixels. */
 function checkDevice(display: Display, guest: BochsGuest, seed: number): void {
   display.device.reset();
-  // 1024x768x4 is a whole number of pages, which stock 6.12 mbochs needs to mmap a dma-buf.
   guest.setMode(1024, 768);
   const drawn = guest.draw(seed);
   const plane = display.query('primary');
   assert.ok(plane?.mode === 'dmabuf', 'a dma-buf plane');
   assert.deepEqual([plane.width, plane.height, plane.stride, plane.fourcc], [1024, 768, 4096, 'XR24']);
-  using map = display.dmabuf(plane).map();
+  const dmabuf = display.dmabuf(plane);
+  if (!patched) {
+    // Stock 6.12 mbochs exports read-only, and a read-only dma-buf cannot be mapped shared (kernel-patches 0003).
+    assert.throws(() => dmabuf.map(), { code: 'ERR_VFIO_DMABUF_NOT_MAPPABLE' });
+    return;
+  }
+  using map = dmabuf.map();
   map.begin('read');
   assert.equal(rgbMismatches(map.bytes.subarray(0, drawn.length), drawn), 0, "the dma-buf holds the guest's pixels");
   map.end('read');
@@ -69,9 +77,9 @@ describe('kernel fuzz: the display ioctls, SET_IRQS and DISPI writes from severa
     const irqBefore = display.features.changeIrq;
     const exports = patched ? 'shared' : 'once';
     const configs: FuzzConfig[] = [
-      { seed: SEED, seconds: SECONDS, exports, slot: 0, slots: 2 },
-      { seed: SEED + 1, seconds: SECONDS, exports, slot: 1, slots: 2 },
-      { seed: SEED + 2, seconds: SECONDS, exports: 'none' },
+      { seed: SEED, seconds: SECONDS, exports, slot: 0, slots: 2, bar0Tail: patched },
+      { seed: SEED + 1, seconds: SECONDS, exports, slot: 1, slots: 2, bar0Tail: patched },
+      { seed: SEED + 2, seconds: SECONDS, exports: 'none', bar0Tail: patched },
     ];
     const start = performance.now();
     const reports = await Promise.all(configs.map((config) => runChild(display.device.fd, config)));
