@@ -114,7 +114,7 @@ describe('GVT-g hardware tier: through the library', { skip }, () => {
     assert.equal(f.planes, 'dmabuf', 'GVT-g offers dma-buf planes');
     t.diagnostic(`change events ${f.changeEvents}, extended info ${f.extendedInfo}, DRM_FB ${f.drmFb}, EDID ${JSON.stringify(f.edid)}`);
     assert.ok(f.edid, 'GVT-g has an EDID region');
-    if (f.changeIrq) assert.equal(f.changeIrq.count, 3, 'PRIMARY, CURSOR, MODE (kernel-patches 0011)');
+    if (f.changeIrq) assert.equal(f.changeIrq.count, 3, 'PRIMARY, CURSOR, MODE (kernel-patches 0012)');
   });
 
   test('primary and cursor planes after the guest sets a mode', (t) => {
@@ -203,7 +203,7 @@ describe('GVT-g hardware tier: through the library', { skip }, () => {
       assert.equal(flip.stats.drmFb, true, 'the parent card takes the DRM_FB framebuffer');
       assert.equal(state.fbId, display.queryDrmFb()?.fbId, "the host plane shows the vGPU's own framebuffer");
     } else {
-      t.diagnostic('the running kernel lacks the DRM_FB plane type (kernel-patches 0013/0014): per-flip commits');
+      t.diagnostic('the running kernel lacks the DRM_FB plane type (kernel-patches 0014/0015): per-flip commits');
     }
     await sleep(5_000);
     t.diagnostic(JSON.stringify(flip.stats));

@@ -1,5 +1,5 @@
 // Display change events and extended plane info: on the patched kernel the
-// kernel's display change IRQ (kernel-patches 0006-0009); on the stock
+// kernel's display change IRQ (kernel-patches 0007-0010); on the stock
 // kernel the same API through the timer, and typed errors for the rest.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';

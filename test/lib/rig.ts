@@ -1,5 +1,7 @@
 // Helpers for tests that run inside the rig's VM (test/vm/run): mediated
-// device instances of the kernel's sample drivers, and the vkms card.
+// device instances of the kernel's sample drivers, the vkms card, and the
+// kernel log.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createInstance, getInstance, listTypes, removeInstance, type MdevInstance } from 'vfio-display';
@@ -74,4 +76,30 @@ export function findVkmsCard(): DrmCard {
 /** Reads a sysfs attribute, trimmed. */
 export function sysfsRead(path: string): string {
   return readFileSync(path, 'utf8').trim();
+}
+
+// What the kernel logs when it hits a bug: test/vm/scan-kernel-log's pattern,
+// plus the page allocator's and list debugging's own reports.
+const KERNEL_PROBLEM = /WARNING:|BUG[: ]|Oops|Call Trace|general protection fault|Bad page|list_(add|del) corruption|refcount_t:|KASAN:|UBSAN:/;
+const TIMESTAMP = /^\[\s*(\d+\.\d+)\]/;
+
+function kernelLog(): string[] {
+  return execFileSync('dmesg', { encoding: 'utf8' }).split('\n');
+}
+
+/** The time (s since boot) of the kernel log's last line: a mark for kernelProblemsSince(). */
+export function kernelLogMark(): number {
+  let mark = 0;
+  for (const line of kernelLog()) mark = Number(TIMESTAMP.exec(line)?.[1] ?? mark);
+  return mark;
+}
+
+/** Kernel log lines after `mark` that report a warning, a bug or an oops. */
+export function kernelProblemsSince(mark: number): string[] {
+  let after = false;
+  return kernelLog().filter((line) => {
+    const time = TIMESTAMP.exec(line)?.[1];
+    if (time !== undefined) after = Number(time) > mark;
+    return after && KERNEL_PROBLEM.test(line);
+  });
 }
