@@ -60,6 +60,7 @@ export {
   AtomicCommitError,
   BusyError,
   ClosedError,
+  DeviceRemovedError,
   InvalidArgumentError,
   KernelError,
   MalformedReplyError,

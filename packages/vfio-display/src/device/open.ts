@@ -13,6 +13,7 @@ import * as v from '../uapi/vfio.js';
 import { lazySchema, parse } from '../validate.js';
 import { VfioDevice } from './device.js';
 import { getInstance, validateUuid } from './mdev.js';
+import { cdevNode } from './removal.js';
 
 export type DeviceTarget =
   /** An mdev UUID, `/sys/bus/mdev/devices/<uuid>` (or any sysfs path ending in the UUID), or `/dev/vfio/devices/vfioN`. */
@@ -69,7 +70,7 @@ export function openCdev(cdev: string, name = basename(cdev)): VfioDevice {
     const ioas = decode(iommu_ioas_alloc, viewOf(alloc)).out_ioas_id;
     const attach = encode(v.vfio_device_attach_iommufd_pt, { argsz: v.vfio_device_attach_iommufd_pt.size, pt_id: ioas });
     ioctl(device.fd, v.VFIO_DEVICE_ATTACH_IOMMUFD_PT, attach, 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', `attach ${cdev} to its I/O address space`);
-    return new VfioDevice(device, [iommufd], name, 'iommufd');
+    return new VfioDevice(device, [iommufd], name, 'iommufd', cdev);
   });
 }
 
@@ -95,7 +96,7 @@ export function openGroupDevice(group: number, name: string): VfioDevice {
     const nameArg = new TextEncoder().encode(`${name}\0`);
     const deviceFd = ioctl(groupFd.fd, v.VFIO_GROUP_GET_DEVICE_FD, nameArg, 'VFIO_GROUP_GET_DEVICE_FD', `get device ${name} from ${groupPath}`);
     const device = own(deviceFd, `VFIO device ${name} (type1)`);
-    return new VfioDevice(device, [groupFd, container], name, 'type1');
+    return new VfioDevice(device, [groupFd, container], name, 'type1', cdevNode(group, name));
   });
 }
 
