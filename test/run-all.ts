@@ -10,6 +10,12 @@ const repo = join(import.meta.dirname, '..', '..');
 const reporter = join(import.meta.dirname, 'lib', 'count-reporter.js');
 const countsDir = join(repo, 'test', 'vm', 'out', 'counts');
 const kernels = ['stock', 'patched'] as const;
+/**
+ * One VM runs a kernel's whole integration suite. The nested-guest test
+ * boots a guest under TCG inside it (twice on patched): the patched suite
+ * took 10 of test/vm/run's default 15 minutes on a busy machine.
+ */
+const VM_TIMEOUT_S = 1800;
 
 const total: Counts = { passed: 0, failed: 0, skipped: 0 };
 const failedSteps: string[] = [];
@@ -77,7 +83,7 @@ function testRun(name: string, files: string[], countsFile: string, vm?: VmRun):
   }
   rmSync(countsFile, { force: true });
   const status = vm
-    ? run(['test/vm/run', '--kernel', vm.kernel, '--out', vm.out, '--', ...nodeTestArgs('/run/rig/counts.json', files)])
+    ? run(['test/vm/run', '--kernel', vm.kernel, '--out', vm.out, '--timeout', String(VM_TIMEOUT_S), '--', ...nodeTestArgs('/run/rig/counts.json', files)])
     : run(nodeTestArgs(countsFile, files));
   let counts: Counts | undefined;
   try {
@@ -99,6 +105,7 @@ function testRun(name: string, files: string[], countsFile: string, vm?: VmRun):
 mkdirSync(countsDir, { recursive: true });
 step('lint', ['node_modules/.bin/eslint', '.']);
 testRun('unit tests', [...testFiles('packages/vfio-display/dist'), ...testFiles('test/dist/unit')], join(countsDir, 'unit.json'));
+testRun('GVT-g hardware tier (skipped unless VFIO_DISPLAY_GVT_MDEV names a vGPU)', testFiles('test/dist/hardware'), join(countsDir, 'hardware.json'));
 if (step('rig setup (packages, kernels)', ['test/vm/setup', '--kernel', 'all'])) {
   step('kernel series check (applies, checkpatch --strict, every patch builds: rig kernel, i915/GVT-g W=1)', ['kernel-patches/check']);
   testRun('host tests that need the rig (self-tests, uAPI headers)', testFiles('test/dist/rig'), join(countsDir, 'rig.json'));

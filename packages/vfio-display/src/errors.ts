@@ -93,6 +93,32 @@ export class ClosedError extends VfioDisplayError {
   }
 }
 
+export type HandoverFailure = 'not-started' | 'exited' | 'timeout';
+
+const HANDOVER_CODES: Record<HandoverFailure, string> = {
+  'not-started': 'ERR_VFIO_HANDOVER_NOT_STARTED',
+  exited: 'ERR_VFIO_HANDOVER_EXITED',
+  timeout: 'ERR_VFIO_HANDOVER_TIMEOUT',
+};
+
+/**
+ * A device handed to another process (QEMU) was not bound: the process did
+ * not start, exited first (with `exitCode` or `signal`), or did not bind it
+ * within the time given.
+ */
+export class HandoverError extends VfioDisplayError {
+  readonly failure: HandoverFailure;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+
+  constructor(message: string, failure: HandoverFailure, exit: { code?: number | null; signal?: string | null } = {}, cause?: unknown) {
+    super(message, { code: HANDOVER_CODES[failure], cause }, HANDOVER_CODES[failure]);
+    this.failure = failure;
+    this.exitCode = exit.code ?? null;
+    this.signal = exit.signal ?? null;
+  }
+}
+
 /** Any other refusal by the kernel, with its errno. */
 export class KernelError extends VfioDisplayError {}
 

@@ -26,6 +26,15 @@ export type { DrmFbPlane, PlaneInfo, PlaneMode, PlaneType, QueryMode } from './d
 export type { RegionPlane } from './display/region.js';
 export { VfioDevice, RegionMapping, type DeviceInfo, type IrqAction, type IrqInfo, type OpenedVia, type RegionInfo, type SetIrqsRequest } from './device/device.js';
 export type { IrqCapability, RegionCapability, SparseMmapArea, UnknownCapability } from './device/caps.js';
+export {
+  DeviceHandover,
+  HANDOVER_CHILD_FDS,
+  openHandover,
+  type BindWaitOptions,
+  type ChildFds,
+  type QemuArgsOptions,
+  type StdioEntry,
+} from './device/handover.js';
 export { openCdev, openDevice, openGroupDevice, openMdev, type DeviceTarget, type OpenOptions } from './device/open.js';
 export { createInstance, drmCardOfParent, getInstance, listInstances, listParents, listTypes, removeInstance, validateUuid, type MdevInstance, type MdevParent, type MdevType } from './device/mdev.js';
 export {
@@ -61,6 +70,7 @@ export {
   BusyError,
   ClosedError,
   DeviceRemovedError,
+  HandoverError,
   InvalidArgumentError,
   KernelError,
   MalformedReplyError,
@@ -70,6 +80,7 @@ export {
   VfioDisplayError,
   type CommitObject,
   type ErrorDetails,
+  type HandoverFailure,
 } from './errors.js';
 export { DirectFlip, directFlip, type DirectFlipOptions, type DirectFlipStats, type FlipFrame } from './flip/direct-flip.js';
 export { LatencyHistogram, type LatencySummary } from './flip/latency.js';

@@ -46,7 +46,7 @@ export function waitReadable(fd: number, options: WaitOptions = {}): Promise<Wai
 }
 
 /** The signal's reason when it is an Error (an AbortError by default), else a typed one. */
-function abortReason(signal: AbortSignal): Error {
+export function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new VfioDisplayError('the wait was aborted', { code: 'ABORT_ERR', cause: signal.reason });
 }
 

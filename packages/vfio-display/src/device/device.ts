@@ -11,7 +11,13 @@ import * as ext from '../uapi/vfio-ext.js';
 import { decodeIrqCapabilities, decodeRegionCapabilities, safeNumber, type IrqCapability, type RegionCapability } from './caps.js';
 import { RemovalWatch } from './removal.js';
 
-export type OpenedVia = 'iommufd' | 'type1' | 'borrowed';
+/**
+ * How the device fd was obtained: 'iommufd' / 'type1' opened (and owned) by
+ * this object; 'borrowed' a raw fd its caller owns (fromFd); 'shared' the fd
+ * a DeviceHandover owns and handed to the process that bound it (QEMU).
+ * Only 'iommufd' and 'type1' devices close their fd.
+ */
+export type OpenedVia = 'iommufd' | 'type1' | 'borrowed' | 'shared';
 
 export interface DeviceInfo {
   readonly flags: number;
@@ -124,8 +130,8 @@ export class VfioDevice implements Disposable {
   readonly #removal: RemovalWatch;
 
   /**
-   * @internal Use openDevice() or VfioDevice.fromFd(). `node` is the
-   * device's VFIO cdev, watched for the device's removal.
+   * @internal Use openDevice(), VfioDevice.fromFd() or DeviceHandover.waitBound().
+   * `node` is the device's VFIO cdev, watched for the device's removal.
    */
   constructor(device: OwnedFd | number, holders: readonly OwnedFd[], name: string, via: OpenedVia, node: string | null = null) {
     this.#device = device;
@@ -172,16 +178,21 @@ export class VfioDevice implements Disposable {
     return typeof this.#device === 'number' ? this.#device : this.#device.fd;
   }
 
+  /** Closed by close(), or (for a 'shared' device) by the hand-over that owns the fd. */
   get closed(): boolean {
-    return typeof this.#device === 'number' ? this.#closed : this.#device.closed;
+    return this.#closed || (typeof this.#device !== 'number' && this.#device.closed);
   }
 
-  /** Unmaps the device's region mappings, closes the device fd, then the fds that held it open. Idempotent. */
+  /**
+   * Unmaps the device's region mappings, closes the device fd, then the fds
+   * that held it open; a 'borrowed' or 'shared' device only stops using its
+   * fd. Idempotent.
+   */
   close(): void {
     this.#closed = true;
     this.#removal.close();
     for (const mapping of this.#mappings) mapping.unmap();
-    if (typeof this.#device !== 'number') this.#device.close();
+    if (typeof this.#device !== 'number' && this.via !== 'shared') this.#device.close();
     for (const holder of this.#holders) holder.close();
   }
 
