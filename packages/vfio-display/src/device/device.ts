@@ -408,7 +408,7 @@ function chainOf<T>(
   return decodeChain(bytes.subarray(0, raw.argsz), raw.cap_offset, fixedSize, what);
 }
 
-/** Decodes a filled vfio_region_info buffer (the struct and its capability chain). */
+/** Decodes a filled vfio_region_info buffer (the struct and its capability chain); RangeError if shorter than the struct. */
 export function decodeRegionInfo(bytes: Uint8Array, index: number, what: string): RegionInfo {
   const raw = decode(v.vfio_region_info, viewOf(bytes));
   return {
@@ -423,7 +423,7 @@ export function decodeRegionInfo(bytes: Uint8Array, index: number, what: string)
   };
 }
 
-/** Decodes a filled vfio_irq_info buffer (with the extension's capability chain). */
+/** Decodes a filled vfio_irq_info buffer (with the extension's capability chain); RangeError if shorter than the struct. */
 export function decodeIrqInfo(bytes: Uint8Array, index: number, what: string): IrqInfo {
   const raw = decode(ext.vfio_irq_info, viewOf(bytes));
   return {

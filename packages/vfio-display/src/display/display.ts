@@ -206,7 +206,8 @@ export class Display implements Disposable {
   /**
    * Masks the display change IRQ (e.g. while the display is not shown): no
    * signals until resumeChanges(), which signals once if anything changed
-   * meanwhile. Timer-mode streams are not affected.
+   * meanwhile; a new changes() stream starts unmasked. Timer-mode streams
+   * are not affected.
    */
   pauseChanges(): void {
     this.#maskChanges('mask');
