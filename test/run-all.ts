@@ -106,6 +106,7 @@ mkdirSync(countsDir, { recursive: true });
 step('lint', ['node_modules/.bin/eslint', '.']);
 testRun('unit tests', [...testFiles('packages/vfio-display/dist'), ...testFiles('test/dist/unit')], join(countsDir, 'unit.json'));
 testRun('GVT-g hardware tier (skipped unless VFIO_DISPLAY_GVT_MDEV names a vGPU)', testFiles('test/dist/hardware'), join(countsDir, 'hardware.json'));
+testRun('package tests (pnpm pack, an offline npm install without a compiler)', testFiles('test/dist/package'), join(countsDir, 'package.json'));
 if (step('rig setup (packages, kernels)', ['test/vm/setup', '--kernel', 'all'])) {
   step('kernel series check (applies, checkpatch --strict, every patch builds: rig kernel, i915/GVT-g W=1)', ['kernel-patches/check']);
   testRun('host tests that need the rig (self-tests, uAPI headers)', testFiles('test/dist/rig'), join(countsDir, 'rig.json'));

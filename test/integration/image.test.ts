@@ -7,18 +7,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { PNG } from 'pngjs';
 import { compareImages, encodePng, openDisplay, toRgba, type PlaneInfo, type RgbaImage } from 'vfio-display';
-import { openMbochsGuest, testPattern } from '../lib/bochs-guest.js';
+import { openMbochsGuest, testPattern, testPatternRgba as expected } from '../lib/bochs-guest.js';
 import { createMdev, requireRig, rigKernel } from '../lib/rig.js';
 
 const out = requireRig();
-
-/** testPattern's XRGB8888 words (B, G, R, X in memory) as RGBA. */
-function expected(width: number, height: number, seed: number): RgbaImage {
-  const xrgb = testPattern(width, height, seed);
-  const data = new Uint8Array(xrgb.length);
-  for (let i = 0; i < xrgb.length; i += 4) data.set([xrgb[i + 2] ?? 0, xrgb[i + 1] ?? 0, xrgb[i] ?? 0, 255], i);
-  return { width, height, data };
-}
 
 /** Converts, checks, and round-trips through a PNG file in the rig's output. */
 function check(name: string, plane: PlaneInfo, bytes: Uint8Array, want: RgbaImage): void {

@@ -1,7 +1,7 @@
 // A test acting as the guest of an mbochs vGPU: it programs the Bochs DISPI
 // registers through the MMIO BAR (BAR2 + 0x500, 16-bit registers) and draws
 // into VRAM through a BAR0 mmap, as a bochs-drm guest would.
-import { openDisplay, type Display, type RegionMapping, type VfioDevice } from 'vfio-display';
+import { openDisplay, type Display, type RegionMapping, type RgbaImage, type VfioDevice } from 'vfio-display';
 import { createMdev } from './rig.js';
 
 const BAR0 = 0;
@@ -93,6 +93,14 @@ export function testPattern(width: number, height: number, seed: number): Uint8A
     for (let x = 0; x < width; x++) px[y * width + x] = ((x * 7 + seed * 13) & 0xff) | (((y * 3 + seed) & 0xff) << 8) | (((x ^ y ^ seed) & 0xff) << 16);
   }
   return new Uint8Array(px.buffer);
+}
+
+/** testPattern as RGBA (its XRGB8888 words are B, G, R, X in memory): what a PNG of it holds. */
+export function testPatternRgba(width: number, height: number, seed: number): RgbaImage {
+  const xrgb = testPattern(width, height, seed);
+  const data = new Uint8Array(xrgb.length);
+  for (let i = 0; i < xrgb.length; i += 4) data.set([xrgb[i + 2] ?? 0, xrgb[i + 1] ?? 0, xrgb[i] ?? 0, 255], i);
+  return { width, height, data };
 }
 
 export interface MbochsGuest extends Disposable {

@@ -1,9 +1,13 @@
 // Scanout on vkms for tests: the card's one CRTC, its planes and its two
 // connectors, a modeset onto the writeback connector with a capture of what
-// the CRTC composed, and pixel comparison of XRGB8888 images.
+// the CRTC composed, pixel comparison of XRGB8888 images, and, for a card
+// another process drives, its state and frame CRCs from DRM debugfs.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
 import { chooseMode, openCard, type AtomicRequest, type Card, type CommitCompletion, type Connector, type ModeInfo, type Plane } from 'vfio-display';
+import type { DrmCard } from './rig.js';
 
 /** Disposing it closes the card. */
 export interface VkmsOutput extends Disposable {
@@ -108,4 +112,75 @@ export function systemDmabufs(): number {
 /** Open fds of this process. */
 export function openFds(): number {
   return readdirSync('/proc/self/fd').length;
+}
+
+/** A plane as DRM debugfs `state` prints it (drm_atomic_plane_print_state, 6.12). */
+export interface PlaneDebugState {
+  readonly fb: number;
+  /** The framebuffer's fourcc, e.g. "XR24", and size, e.g. "800x600"; absent without one. */
+  readonly format?: string;
+  readonly size?: string;
+  /** Where it is on the CRTC: "800x600+0+0". */
+  readonly crtcPos: string;
+}
+
+export function planeDebugState(card: DrmCard, planeId: number): PlaneDebugState {
+  const state = readFileSync(`/sys/kernel/debug/dri/${card.name.replace(/^card/, '')}/state`, 'utf8');
+  const block = state.split(/^(?=\S)/m).find((b) => b.startsWith(`plane[${planeId}]:`));
+  assert.ok(block, `debugfs state lists plane ${planeId}`);
+  const field = (name: string): string | undefined => new RegExp(`^\\s+${name}=(\\S+)`, 'm').exec(block)?.[1];
+  const format = field('format');
+  const size = field('size');
+  return { fb: Number(field('fb')), crtcPos: field('crtc-pos') ?? '', ...(format === undefined ? {} : { format }), ...(size === undefined ? {} : { size }) };
+}
+
+/**
+ * What vkms's CRC of a frame will be: 6.12 vkms_composer.c blend() runs
+ * crc32_le from 0 over each composed line as 16-bit a, r, g, b (8-bit values
+ * times 257; X formats opaque). zlib's crc32 is crc32_le with the value
+ * inverted before and after. `xrgb`: the CRTC's whole frame, XRGB8888.
+ */
+export function vkmsCrc(xrgb: Uint8Array): number {
+  const argb16 = new Uint16Array(xrgb.length);
+  for (let i = 0; i < xrgb.length; i += 4) argb16.set([0xffff, (xrgb[i + 2] ?? 0) * 257, (xrgb[i + 1] ?? 0) * 257, (xrgb[i] ?? 0) * 257], i);
+  return ~crc32(new Uint8Array(argb16.buffer), 0xffffffff) >>> 0;
+}
+
+/** CRCs of what a vkms CRTC scans out, frame by frame (debugfs crc/data with source "auto"; the CRTC must be on). */
+export class CrtcCrcs implements AsyncDisposable {
+  readonly #file: FileHandle;
+
+  private constructor(file: FileHandle) {
+    this.#file = file;
+  }
+
+  static async open(card: DrmCard, crtcIndex = 0): Promise<CrtcCrcs> {
+    const dir = `/sys/kernel/debug/dri/${card.name.replace(/^card/, '')}/crtc-${crtcIndex}/crc`;
+    writeFileSync(`${dir}/control`, 'auto');
+    return new CrtcCrcs(await open(`${dir}/data`, 'r'));
+  }
+
+  /** The next frame's CRC (a line "0xFRAME 0xCRC"). */
+  async next(): Promise<number> {
+    const buf = Buffer.alloc(64);
+    const { bytesRead } = await this.#file.read(buf, 0, buf.length);
+    const crc = /^0x[0-9a-f]{8} 0x([0-9a-f]{8})/.exec(buf.toString('latin1', 0, bytesRead))?.[1];
+    assert.ok(crc !== undefined, `a CRC line, not ${JSON.stringify(buf.toString('latin1', 0, bytesRead))}`);
+    return parseInt(crc, 16);
+  }
+
+  /**
+   * Reads frames until one has CRC `want` (true), or false after `timeoutMs`.
+   * Entries wait in a ring of 128 (older frames first, newer ones dropped
+   * while it is full), so it may take a while to read up to the present.
+   */
+  async until(want: number, timeoutMs = 60_000): Promise<boolean> {
+    const end = performance.now() + timeoutMs;
+    while (performance.now() < end) if ((await this.next()) === want) return true;
+    return false;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#file.close();
+  }
 }

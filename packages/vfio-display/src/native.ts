@@ -1,6 +1,7 @@
 // The addon's surface, typed. Internal: nothing here is re-exported.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { VfioDisplayError } from './errors.js';
 
 /** The shape of errors the addon throws (like Node's SystemError). */
 export interface NativeSystemError extends Error {
@@ -48,5 +49,19 @@ export interface WaitHandle {
 
 const require = createRequire(import.meta.url);
 const load = require('node-gyp-build') as (dir: string) => unknown;
+const pkg = join(import.meta.dirname, '..');
 
-export const native = load(join(import.meta.dirname, '..')) as NativeAddon;
+/** node-gyp-build's own error lists every path it tried: say what to do instead. */
+function loadAddon(): NativeAddon {
+  try {
+    return load(pkg) as NativeAddon;
+  } catch (err) {
+    const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+    throw new VfioDisplayError(
+      `the vfio-display native addon does not load (${reason}); where no prebuilt one fits, its install script builds it: allow it (pnpm approve-builds, npm install-scripts approve vfio-display) and reinstall, or run node ${join(pkg, 'native', 'build.mjs')}`,
+      { code: 'ERR_VFIO_NO_ADDON', cause: err },
+    );
+  }
+}
+
+export const native = loadAddon();

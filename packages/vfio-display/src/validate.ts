@@ -5,16 +5,16 @@ import { createRequire } from 'node:module';
 import type * as Zod from 'zod';
 import { InvalidArgumentError } from './errors.js';
 
-type Z = typeof Zod.z;
+export type Z = typeof Zod.z;
 let zod: Z | undefined;
 function z(): Z {
   zod ??= (createRequire(import.meta.url)('zod') as typeof Zod).z;
   return zod;
 }
 
-/** A schema built on first use. */
-export function lazySchema<T>(build: (z: Z) => Zod.ZodType<T>): () => Zod.ZodType<T> {
-  let schema: Zod.ZodType<T> | undefined;
+/** A schema (or a set of them) built on first use. */
+export function lazySchema<S>(build: (z: Z) => S): () => S {
+  let schema: S | undefined;
   return () => (schema ??= build(z()));
 }
 
@@ -22,8 +22,12 @@ export function lazySchema<T>(build: (z: Z) => Zod.ZodType<T>): () => Zod.ZodTyp
 export function parse<T>(schema: () => Zod.ZodType<T>, value: unknown, what: string): T {
   const result = schema().safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
-  throw new InvalidArgumentError(`invalid ${what}: ${problems}`, { cause: result.error });
+  throw new InvalidArgumentError(`invalid ${what}: ${describeIssues(result.error)}`, { cause: result.error });
+}
+
+/** A zod error's problems on one line; `name` says how a path is written (default: dotted). */
+export function describeIssues(error: Zod.ZodError, name: (path: readonly PropertyKey[]) => string = (path) => path.map(String).join('.')): string {
+  return error.issues.map((i) => `${i.path.length ? `${name(i.path)}: ` : ''}${i.message}`).join('; ');
 }
 
 export const abortSignal = (z: Z): Zod.ZodType<AbortSignal> => z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'expected an AbortSignal');

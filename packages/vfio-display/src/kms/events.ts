@@ -116,10 +116,11 @@ export class EventReader {
   async #run(stop: AbortSignal): Promise<void> {
     try {
       while (!stop.aborted && this.#pending.size > 0) {
-        this.#drain();
-        if (this.#pending.size === 0) return;
-        // Keeps the process alive: the kernel owes us the event.
+        // Waits before reading even when an event is already queued, so an
+        // abort in the same tick as the commit always wins; keeps the process
+        // alive: the kernel owes us the event.
         await waitReadable(this.#file.fd, { signal: stop, keepAlive: true });
+        this.#drain();
       }
     } catch (err) {
       if (stop.aborted) return;

@@ -1,0 +1,33 @@
+// What flip prints: where the guest's frames go, and its stats.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { PlaneInfo } from '../display/plane.js';
+import type { FlipFrame } from '../flip/direct-flip.js';
+import { flipStatus, placementText } from './flip.js';
+
+const primary: PlaneInfo = { type: 'primary', drmFormat: 0x34325258, fourcc: 'XR24', modifier: 0n, width: 800, height: 600, stride: 3200, size: 1920000, x: 0, y: 0, hotspot: null, mode: 'dmabuf', dmabufId: 1 };
+const frame: FlipFrame = {
+  seq: 1,
+  source: 'event',
+  primary,
+  cursor: null,
+  placement: { src: { x: 0, y: 0, width: 800, height: 600 }, crtc: { x: 112, y: 84, width: 800, height: 600 } },
+  modeset: false,
+  dropped: 0,
+  seenAt: 0n,
+  completedAt: 0n,
+};
+
+test('placement in words; the same for every flip of one mode', () => {
+  assert.equal(placementText(frame), 'guest 800x600 XR24 LINEAR shown at 112,84 800x600');
+  assert.equal(placementText({ ...frame, seq: 2, primary: { ...primary, dmabufId: 2 } }), placementText(frame));
+  assert.equal(placementText({ ...frame, primary: null, placement: null }), 'guest display off: host plane off');
+});
+
+test('stats in one line', () => {
+  const latency = { count: 3, minMs: 1, meanMs: 2, p50Ms: 1.96, p90Ms: 3, p99Ms: 4.04, maxMs: 5, buckets: [] };
+  assert.equal(flipStatus({ source: 'event', frames: 3, dropped: 1, modesets: 1, imports: 2, drmFb: false, kernelFlips: 0, latency }, 59.94), 'event: 59.9 fps, 3 frames, 1 dropped, 1 modesets, 2 imports, latency p50 2.0 ms, p99 4.0 ms');
+  assert.match(flipStatus({ source: null, frames: 0, dropped: 0, modesets: 0, imports: 0, drmFb: false, kernelFlips: 0, latency }, 0), /^starting: 0\.0 fps, 0 frames/);
+  assert.match(flipStatus({ source: 'event', frames: 1, dropped: 0, modesets: 1, imports: 0, drmFb: true, kernelFlips: 41, latency }), /, DRM_FB: 41 flips by the driver$/);
+  assert.match(flipStatus({ source: 'timer', frames: 9, dropped: 0, modesets: 0, imports: 1, drmFb: false, kernelFlips: 0, latency }), /^timer: 9 frames, 0 dropped/);
+});

@@ -1,0 +1,123 @@
+// vfio-display flip <dev> --drm /dev/dri/cardN: the guest's framebuffer on
+// a host display, zero-copy, flip for flip (directFlip), with live stats.
+// Ctrl-C (or --duration) ends it: the host planes are turned off, status 0.
+import { NotFoundError } from '../errors.js';
+import { directFlip, type DirectFlipOptions, type DirectFlipStats, type FlipFrame } from '../flip/direct-flip.js';
+import { openCard, type Card } from '../kms/card.js';
+import { modifierName } from '../uapi/drm_fourcc.js';
+import { DEV_HELP, type Command } from './args.js';
+import { devName, devSchema, openDisplayOf, type DevArg } from './device.js';
+import { println, RateMeter, StatusLine } from './output.js';
+import { intWord, SOURCE_OPTIONS, sourceSchema, sourceText, type SourceChoice } from './source.js';
+
+type Fit = NonNullable<DirectFlipOptions['fit']>;
+
+interface FlipArgs {
+  dev: DevArg;
+  drm: string;
+  connector?: string | undefined;
+  crtc?: number | undefined;
+  plane?: number | undefined;
+  cursorPlane?: number | 'none' | undefined;
+  fit?: Fit | undefined;
+  source?: SourceChoice | undefined;
+  interval?: number | undefined;
+  duration?: number | undefined;
+}
+
+/** A connector given by id or by name (e.g. "HDMI-A-1", "Virtual-1"). */
+function connectorId(card: Card, given: string): number {
+  const connectors = card.connectors();
+  const found = connectors.find((c) => c.name === given || String(c.id) === given);
+  if (!found) throw new NotFoundError(`${card.path} has no connector ${JSON.stringify(given)} (it has ${connectors.map((c) => `${c.name} (${c.id}, ${c.connection})`).join(', ') || 'none'})`);
+  return found.id;
+}
+
+/** The stats in one line; `fps` while running (not in the summary at the end). */
+export function flipStatus(stats: DirectFlipStats, fps?: number): string {
+  const l = stats.latency;
+  return `${stats.source ?? 'starting'}: ${fps === undefined ? '' : `${fps.toFixed(1)} fps, `}${stats.frames} frames, ${stats.dropped} dropped, ${stats.modesets} modesets, ${stats.imports} imports, latency p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms${stats.drmFb ? `, DRM_FB: ${stats.kernelFlips} flips by the driver` : ''}`;
+}
+
+/** Where the guest's frames go, in words: the same until its mode or placement changes. */
+export function placementText(frame: FlipFrame): string {
+  const { primary: g, placement: p } = frame;
+  if (g === null || p === null) return 'guest display off: host plane off';
+  return `guest ${g.width}x${g.height} ${g.fourcc} ${modifierName(g.modifier)} shown at ${p.crtc.x},${p.crtc.y} ${p.crtc.width}x${p.crtc.height}`;
+}
+
+export const flip: Command<FlipArgs> = {
+  name: 'flip',
+  summary: "show the guest's display on a host display, zero-copy, flip for flip, with live stats",
+  synopsis: '<dev> --drm CARD',
+  positionals: [['dev', DEV_HELP]],
+  options: {
+    drm: { type: 'string', value: 'CARD', help: 'the host DRM card, e.g. /dev/dri/card0 (this process must be able to be its master: no compositor on it)' },
+    connector: { type: 'string', value: 'ID|NAME', help: 'the host connector (default: the first connected one)' },
+    crtc: { type: 'string', value: 'ID', help: "the CRTC (default: the connector's)" },
+    plane: { type: 'string', value: 'ID', help: "the host plane for the guest's primary (default: the CRTC's primary plane)" },
+    'cursor-plane': { type: 'string', value: 'ID|none', help: "the host plane for the guest's cursor (default: the CRTC's cursor plane)" },
+    fit: { type: 'string', value: 'auto|modeset|center|scale|stretch', help: 'how a guest mode is shown (auto: a modeset where the connector has the mode, else scaled or centred)' },
+    ...SOURCE_OPTIONS,
+    duration: { type: 'string', value: 'S', help: 'stop after S seconds (default: run until Ctrl-C)' },
+  },
+  notes: [
+    'Needs dma-buf planes (mbochs, GVT-g) and a host card that imports dma-bufs; the guest buffers are imported once each and never copied. The status line shows frames shown, guest frames dropped (newest wins), modesets, imports and the latency from a change to its flip.',
+  ],
+  schema: (z) => {
+    const id = intWord(z, 1, 0xffffffff);
+    return z.strictObject({
+      dev: devSchema(z),
+      drm: z.string({ error: 'missing: give the host DRM card, e.g. --drm /dev/dri/card0' }).min(1),
+      connector: z.string().optional(),
+      crtc: id.optional(),
+      plane: id.optional(),
+      cursorPlane: z.literal('none').or(id).optional(),
+      fit: z.enum(['auto', 'modeset', 'center', 'scale', 'stretch']).optional(),
+      ...sourceSchema(z),
+      duration: intWord(z, 1, 31_536_000).optional(),
+    });
+  },
+  async run(args, io) {
+    const { dev, drm, source = 'auto', interval = 16, duration } = args;
+    const interrupt = io.interruptSignal();
+    const signal = duration === undefined ? interrupt : AbortSignal.any([interrupt, AbortSignal.timeout(duration * 1000)]);
+    using display = openDisplayOf(dev);
+    using card = openCard(drm);
+    const session = directFlip(display, card, {
+      connectorId: args.connector === undefined ? undefined : connectorId(card, args.connector),
+      crtcId: args.crtc,
+      planeId: args.plane,
+      cursorPlaneId: args.cursorPlane === 'none' ? null : args.cursorPlane,
+      fit: args.fit,
+      changes: source,
+      periodMs: interval,
+      signal,
+    });
+    const o = session.output;
+    println(io.stdout, `flipping ${devName(dev)} onto ${card.path} (${card.driver.name}): connector ${o.connectorName}, CRTC ${o.crtcId}, plane ${o.planeId}${o.cursorPlaneId === null ? '' : `, cursor plane ${o.cursorPlaneId}`}`);
+    const status = new StatusLine(io.stdout);
+    const rate = new RateMeter();
+    const show = (): void => {
+      status.update(flipStatus(session.stats, rate.rate(process.hrtime.bigint())));
+    };
+    const ticker = status.live ? setInterval(show, 1000).unref() : undefined;
+    let lastPlacement = '';
+    try {
+      for await (const frame of session) {
+        rate.add(frame.completedAt);
+        if (frame.seq === 1) status.line(sourceText(frame.source, source, interval));
+        const placement = placementText(frame);
+        if (frame.modeset || placement !== lastPlacement) status.line(`${placement}${frame.modeset ? ' (modeset)' : ''}`);
+        lastPlacement = placement;
+        show();
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    } finally {
+      clearInterval(ticker);
+      status.done();
+    }
+    println(io.stdout, `stopped: ${flipStatus(session.stats)}`);
+  },
+};
