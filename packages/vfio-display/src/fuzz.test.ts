@@ -1,16 +1,16 @@
 // Fuzzing of everything that parses bytes the library did not write — the
 // capability chains, region, IRQ and plane info from VFIO drivers, DRM
-// events, IN_FORMATS blobs and mode blobs from KMS drivers — and of what
-// users hand the EDID generator. Random and mutated inputs (from real
-// answers as seeds) may only produce the library's typed errors, or the
-// RangeError a decoder documents for a buffer shorter than its struct; the
-// test's timeout catches a hang. There is no EDID parser to fuzz: the
-// library writes EDIDs, it never reads one.
+// events, IN_FORMATS blobs and mode blobs from KMS drivers, EDID files (the
+// CLI's check and description) — and of what users hand the EDID generator.
+// Random and mutated inputs (from real answers as seeds) may only produce
+// the library's typed errors, or the RangeError a decoder documents for a
+// buffer shorter than its struct; the test's timeout catches a hang.
 //
 // 20,000 inputs per target here; VFIO_DISPLAY_SOAK=1 runs 1,000,000 each.
 // VFIO_DISPLAY_FUZZ_SEED=n reproduces a run.
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
+import { checkEdid, describeEdid } from './cli/edid.js';
 import { decodeIrqInfo, decodeRegionInfo } from './device/device.js';
 import { decodeIrqCapabilities, decodeRegionCapabilities, walkCapabilities } from './device/caps.js';
 import { generateEdid, parseMode, type DisplayMode, type EdidOptions } from './display/edid-generator.js';
@@ -352,7 +352,7 @@ function wildMode(rng: Rng): DisplayMode | string {
   return { width: field(), height: field(), refresh: field() };
 }
 
-describe(`fuzz: what users hand the EDID generator (${INPUTS} inputs each)`, { timeout: INPUTS > 100_000 ? 1_800_000 : 120_000 }, () => {
+describe(`fuzz: what users hand in: modes, EDID requests and files, device names (${INPUTS} inputs each)`, { timeout: INPUTS > 100_000 ? 1_800_000 : 120_000 }, () => {
   test('modes: strings and objects', (t) => {
     fuzz(t, 'parseMode', wildMode, (m) => parseMode(m), typed);
   });
@@ -375,6 +375,26 @@ describe(`fuzz: what users hand the EDID generator (${INPUTS} inputs each)`, { t
         const blob = generateEdid(options);
         assert.equal(blob.length, 128);
         assert.equal(blob.reduce((a, b) => a + b, 0) % 256, 0, 'checksum');
+      },
+      typed,
+    );
+  });
+
+  test('EDID files: checked and described as the CLI does', (t) => {
+    const two = new Uint8Array(256);
+    two.set(generateEdid({ modes: ['1920x1080@60', '1280x720'], name: 'two blocks' }));
+    two[126] = 1;
+    two[127] = (two[127] ?? 0) - 1;
+    two[128] = 2;
+    two[255] = 0xfe;
+    const seeds = [generateEdid({ modes: ['800x600'] }), generateEdid({ modes: ['3840x2160@30'], name: 'rig', manufacturer: 'ABC', serial: 7 }), two];
+    fuzz(
+      t,
+      'checkEdid+describeEdid',
+      (rng) => input(rng, seeds, 512),
+      (b) => {
+        assert.equal(typeof describeEdid(b), 'string', 'any blob is described');
+        checkEdid(b, 'fuzz');
       },
       typed,
     );
