@@ -56,13 +56,18 @@ function record(t: TestContext, name: string, figures: Record<string, unknown>):
 }
 
 /**
- * Memory may not grow with the cycle count: the heap by less than 2 MiB over
- * the run, RSS by less than 8 MiB over its second half (in the first, V8's
- * young generation and compiled code still grow to their working size).
+ * RSS growth allowed over the run's second half. In its first half V8 and
+ * the allocator still grow to their working size (patched, 10^4 cycles:
+ * 62 -> 77 MiB at 5,000 -> 85 MiB; 10^5 cycles: flat from 50,000 on), so
+ * the short run only catches leaks of kilobytes a cycle (a mapping or a
+ * frame copy), the soak bytes a cycle.
  */
+const RSS_SLACK = (soak ? 8 : 24) * MiB;
+
+/** Memory may not grow with the cycle count: the heap by 2 MiB over the run, RSS by RSS_SLACK over its second half. */
 function assertFlat(before: Memory, mid: Memory, after: Memory): void {
   assert.ok(after.heapUsed - before.heapUsed < 2 * MiB, `heap ${before.heapUsed} -> ${after.heapUsed}`);
-  assert.ok(after.rss - mid.rss < 8 * MiB, `RSS ${before.rss} -> ${mid.rss} at half -> ${after.rss}`);
+  assert.ok(after.rss - mid.rss < RSS_SLACK, `RSS ${before.rss} -> ${mid.rss} at half -> ${after.rss}`);
 }
 
 const mib = (m: Memory): { rssMiB: number; heapMiB: number } => ({ rssMiB: +(m.rss / MiB).toFixed(1), heapMiB: +(m.heapUsed / MiB).toFixed(1) });
