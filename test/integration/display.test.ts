@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { BusyError, ClosedError, InvalidArgumentError, NotFoundError, UnsupportedError, openDevice, openDisplay, uapi, type PlaneInfo } from 'vfio-display';
+import { BusyError, ClosedError, Display, InvalidArgumentError, NotFoundError, UnsupportedError, openDevice, openDisplay, uapi, type PlaneInfo } from 'vfio-display';
 import { BochsGuest, openMbochsGuest, testPattern } from '../lib/bochs-guest.js';
 import { createMdev, requireRig, rigKernel } from '../lib/rig.js';
 
@@ -194,6 +194,8 @@ describe('bad input gives typed errors', () => {
     assert.throws(() => openDisplay('not-a-uuid'), InvalidArgumentError);
     assert.throws(() => openDisplay('../../../etc/passwd'), InvalidArgumentError);
     assert.throws(() => openDisplay('/dev/vfio/devices/../../null'), InvalidArgumentError);
+    assert.throws(() => openDisplay('/dev/null'), InvalidArgumentError);
+    assert.throws(() => openDisplay(`/sys/kernel/../bus/mdev/devices/${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`), InvalidArgumentError);
     assert.throws(() => openDisplay('00000000-0000-0000-0000-000000000000'), NotFoundError);
   });
 
@@ -214,9 +216,16 @@ describe('bad input gives typed errors', () => {
     }
   });
 
-  test('a non-display mdev (mtty)', () => {
+  test('a non-display mdev (mtty): refused every way in, nothing left open, the device itself still usable', () => {
     using mdev = createMdev('mtty', 'mtty-2');
-    assert.throws(() => openDisplay(mdev.uuid), (err: unknown) => err instanceof UnsupportedError && err.code === 'ERR_VFIO_NOT_A_DISPLAY');
+    const notADisplay = (err: unknown): boolean => err instanceof UnsupportedError && err.code === 'ERR_VFIO_NOT_A_DISPLAY';
+    const fds = readdirSync('/proc/self/fd').length;
+    for (const via of ['auto', 'iommufd', 'type1'] as const) assert.throws(() => openDisplay(mdev.uuid, { via }), notADisplay, via);
+    assert.equal(readdirSync('/proc/self/fd').length, fds, 'the refused opens closed what they opened');
+    using device = openDevice(mdev.uuid);
+    assert.throws(() => new Display(device), notADisplay);
+    assert.equal(device.closed, false, 'a borrowed device stays open');
+    assert.ok(device.info().numIrqs > 0);
   });
 
   test('use after close, double close', () => {

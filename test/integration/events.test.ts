@@ -106,6 +106,24 @@ describe('patched kernel: display change IRQ and extended plane info', { skip: !
     await changes.return(undefined);
   });
 
+  test('a stream ended while paused: the next stream starts unmasked (the mask outlives it in the kernel)', async () => {
+    using rig = openMbochsGuest();
+    const { display, guest } = rig;
+    const first = display.changes();
+    await next(first);
+    display.pauseChanges();
+    await first.return(undefined);
+    const second = display.changes();
+    await next(second);
+    guest.flip(guest.backBufferLine());
+    const pending = next(second);
+    assert.equal(await quietFor(pending, 10_000), 'woke', 'the flip signalled the new stream');
+    const change = await pending;
+    assert.equal(change.source, 'event');
+    assert.equal(change.changed.primary, true);
+    await second.return(undefined);
+  });
+
   test('writes that change nothing signal nothing', async () => {
     using rig = openMbochsGuest();
     const { display, guest } = rig;

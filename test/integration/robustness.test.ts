@@ -9,7 +9,7 @@ import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { EventFd, openDisplay, uapi, type VfioDevice } from 'vfio-display';
 import { BochsGuest } from '../lib/bochs-guest.js';
-import { createMdev, requireRig, rigKernel } from '../lib/rig.js';
+import { createMdev, removeFromAnotherProcess, requireRig, rigKernel } from '../lib/rig.js';
 
 requireRig();
 const { vfio, vfioExt, encode } = uapi;
@@ -119,17 +119,9 @@ describe('new ioctls with bad arguments', { skip: rigKernel !== 'patched' && 'ne
     display.device.setIrqs({ index: DISPLAY_IRQ, action: 'trigger', data: [efd, efd, efd] });
     display.device.setIrqs({ index: DISPLAY_IRQ, action: 'unmask', data: 'none', count: 3 });
     guest[Symbol.dispose]();
-    // Removal waits for the last user: close the device after asking.
-    const removing = new Promise<void>((resolve, reject) => {
-      const remover = spawn(process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(`${mdev.sysfsPath}/remove`)}, '1')`], { stdio: 'inherit' });
-      remover.on('exit', (code) => {
-        if (code === 0) resolve();
-        else reject(new Error(`remove exited ${String(code)}`));
-      });
-    });
-    await new Promise((r) => setTimeout(r, 300));
-    display.close();
-    await removing;
+    // Removal waits for the last user: the display lets go when asked.
+    await removeFromAnotherProcess(mdev).done;
+    assert.ok(display.device.closed);
     assert.ok(!existsSync(mdev.sysfsPath));
     assert.throws(() => { writeFileSync(`${mdev.sysfsPath}/remove`, '1'); });
   });

@@ -1,8 +1,8 @@
 // Helpers for tests that run inside the rig's VM (test/vm/run): mediated
 // device instances of the kernel's sample drivers, the vkms card, and the
 // kernel log.
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createInstance, getInstance, listTypes, removeInstance, type MdevInstance } from 'vfio-display';
 
@@ -32,14 +32,14 @@ export function mdevTypes(parent: string): string[] {
   return listTypes(parent).map((t) => t.id);
 }
 
-/** Creates an instance of `type` under `parent`; remove it (or `using` it) when done. */
+/** Creates an instance of `type` under `parent`; remove it (or `using` it) when done, unless a test removed it. */
 export function createMdev(parent: string, type: string): MdevHandle {
   const uuid = createInstance(parent, type);
   let removed = false;
   const remove = (): void => {
     if (removed) return;
     removed = true;
-    removeInstance(uuid);
+    if (existsSync(`/sys/bus/mdev/devices/${uuid}`)) removeInstance(uuid);
   };
   try {
     const instance = getInstance(uuid);
@@ -48,6 +48,32 @@ export function createMdev(parent: string, type: string): MdevHandle {
     remove();
     throw err;
   }
+}
+
+export interface Remover {
+  /** Resolves when the write to `remove` has returned (the kernel finished removing). */
+  readonly done: Promise<void>;
+  /** Whether it has. */
+  readonly finished: () => boolean;
+}
+
+/**
+ * Writes `remove` of an mdev from another process: the kernel blocks the
+ * write until every fd of the device is closed, so this process must stay
+ * free to close them.
+ */
+export function removeFromAnotherProcess(mdev: MdevInstance): Remover {
+  let finished = false;
+  const done = new Promise<void>((resolve, reject) => {
+    const remover = spawn(process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(`${mdev.sysfsPath}/remove`)}, '1')`], { stdio: 'inherit' });
+    remover.on('error', reject);
+    remover.on('exit', (code) => {
+      finished = true;
+      if (code === 0) resolve();
+      else reject(new Error(`the remover exited with ${String(code)}`));
+    });
+  });
+  return { done, finished: () => finished };
 }
 
 export interface DrmCard {

@@ -96,6 +96,19 @@ export function debugfsFramebuffers(card: Card): number {
   return readFileSync(`/sys/kernel/debug/dri/${minor}/framebuffer`, 'utf8').split('\n').filter((l) => l.startsWith('framebuffer[')).length;
 }
 
+/** The lowest free GEM handle of the card's file: it grows if handles leak. */
+export function nextGemHandle(out: VkmsOutput): number {
+  using probe = out.card.createDumb({ width: 16, height: 16 });
+  return probe.handle;
+}
+
+/** dma-buf objects alive in the whole system (debugfs bufinfo: exported and not yet released). */
+export function systemDmabufs(): number {
+  const total = /Total (\d+) objects/.exec(readFileSync('/sys/kernel/debug/dma_buf/bufinfo', 'utf8'))?.[1];
+  assert.ok(total !== undefined, 'debugfs dma_buf/bufinfo has a total');
+  return Number(total);
+}
+
 /** Open fds of this process. */
 export function openFds(): number {
   return readdirSync('/proc/self/fd').length;

@@ -41,6 +41,16 @@ export class NotFoundError extends VfioDisplayError {
   }
 }
 
+/**
+ * The kernel is removing the device (an mdev's `remove`, a driver unbind)
+ * and waits for this process to let go of it.
+ */
+export class DeviceRemovedError extends NotFoundError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, { code: 'ERR_VFIO_DEVICE_REMOVED', ...details });
+  }
+}
+
 /** The OS refused access. */
 export class PermissionError extends VfioDisplayError {
   constructor(message: string, details: ErrorDetails = {}) {

@@ -71,6 +71,7 @@ export {
   AtomicCommitError,
   BusyError,
   ClosedError,
+  DeviceRemovedError,
   HandoverError,
   InvalidArgumentError,
   KernelError,

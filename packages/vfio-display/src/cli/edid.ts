@@ -3,7 +3,7 @@
 // device's limits), --file writes a blob as it is, and each write is read
 // back from the region and compared; --link takes the virtual cable out or
 // puts it back.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import type { Display } from '../display/display.js';
 import type { EdidRegion, LinkState } from '../display/edid.js';
 import { parseMode } from '../display/edid-generator.js';
@@ -13,6 +13,27 @@ import { devSchema, openDisplayOf, type DevArg } from './device.js';
 import { println } from './output.js';
 
 const HEADER = [0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00];
+
+/** The base block and at most 255 extensions (the extension count is one byte). */
+const EDID_MAX_BYTES = 256 * 128;
+
+/**
+ * Reads an EDID file, refusing one larger than any EDID can be after at
+ * most one byte past that size: a huge file, /dev/zero or a pipe that never
+ * ends is not read into memory.
+ */
+export function readEdidFile(file: string): Uint8Array {
+  const buffer = new Uint8Array(EDID_MAX_BYTES + 1);
+  let length = 0;
+  const fd = openSync(file, 'r');
+  try {
+    for (let n = -1; n !== 0 && length < buffer.length; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
+  } finally {
+    closeSync(fd);
+  }
+  if (length > EDID_MAX_BYTES) throw new InvalidArgumentError(`${file}: larger than any EDID (at most 256 blocks of 128 bytes, ${EDID_MAX_BYTES} bytes)`);
+  return buffer.slice(0, length);
+}
 
 /** Checks a blob is EDID: whole 128-byte blocks, the base block's header, every block's checksum. */
 export function checkEdid(blob: Uint8Array, what: string): Uint8Array {
@@ -109,7 +130,7 @@ export const edid: Command<EdidArgs> = {
     }
     let blob: Uint8Array | undefined;
     if (file !== undefined) {
-      blob = checkEdid(readFileSync(file), file);
+      blob = checkEdid(readEdidFile(file), file);
       region.write(blob);
     } else if (mode !== undefined || modes !== undefined) {
       const list = mode !== undefined ? [mode] : (modes ?? '').split(',').map((m) => m.trim());

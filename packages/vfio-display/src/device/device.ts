@@ -9,6 +9,7 @@ import { decode, encode, viewOf } from '../uapi/codec.js';
 import * as v from '../uapi/vfio.js';
 import * as ext from '../uapi/vfio-ext.js';
 import { decodeIrqCapabilities, decodeRegionCapabilities, safeNumber, type IrqCapability, type RegionCapability } from './caps.js';
+import { RemovalWatch } from './removal.js';
 
 /**
  * How the device fd was obtained: 'iommufd' / 'type1' opened (and owned) by
@@ -66,16 +67,21 @@ export interface SetIrqsRequest {
   readonly count?: number;
 }
 
-/** A region mmap. `bytes` is empty after unmap(). */
+/**
+ * A region mmap. `bytes` is empty after unmap(), and after the device is
+ * closed: a mapping keeps the device open in the kernel.
+ */
 export class RegionMapping implements Disposable {
   readonly #buffer: ArrayBuffer;
+  readonly #onUnmap: (mapping: RegionMapping) => void;
   readonly bytes: Uint8Array;
   readonly regionIndex: number;
   /** Offset inside the region. */
   readonly offset: number;
 
-  constructor(buffer: ArrayBuffer, regionIndex: number, offset: number) {
+  constructor(buffer: ArrayBuffer, regionIndex: number, offset: number, onUnmap: (mapping: RegionMapping) => void = () => undefined) {
     this.#buffer = buffer;
+    this.#onUnmap = onUnmap;
     this.bytes = new Uint8Array(buffer);
     this.regionIndex = regionIndex;
     this.offset = offset;
@@ -87,6 +93,7 @@ export class RegionMapping implements Disposable {
 
   unmap(): void {
     native.munmap(this.#buffer);
+    this.#onUnmap(this);
   }
 
   [Symbol.dispose](): void {
@@ -113,18 +120,36 @@ export class VfioDevice implements Disposable {
   /** Group, container or iommufd fds that must outlive the device fd. */
   readonly #holders: readonly OwnedFd[];
   readonly #regions = new Map<number, RegionInfo>();
+  /** Live mmaps of regions: each holds the device open in the kernel, so close() unmaps them. */
+  readonly #mappings = new Set<RegionMapping>();
   #info: DeviceInfo | undefined;
   /** The device's name: its mdev UUID, or what it was opened as. */
   readonly name: string;
   /** How the device fd was obtained. */
   readonly via: OpenedVia;
+  readonly #removal: RemovalWatch;
 
-  /** @internal Use openDevice(), VfioDevice.fromFd() or DeviceHandover.waitBound(). */
-  constructor(device: OwnedFd | number, holders: readonly OwnedFd[], name: string, via: OpenedVia) {
+  /**
+   * @internal Use openDevice(), VfioDevice.fromFd() or DeviceHandover.waitBound().
+   * `node` is the device's VFIO cdev, watched for the device's removal.
+   */
+  constructor(device: OwnedFd | number, holders: readonly OwnedFd[], name: string, via: OpenedVia, node: string | null = null) {
     this.#device = device;
     this.#holders = holders;
     this.name = name;
     this.via = via;
+    this.#removal = new RemovalWatch(node, `VFIO device ${name}`);
+  }
+
+  /**
+   * Aborted, with a DeviceRemovedError as its reason, when the kernel asks
+   * for the device back (an mdev's removal): close it then, or the removal
+   * waits for ever. Learned from the device's VFIO cdev node (Linux 6.12's
+   * mdev drivers send no request); never aborts on kernels without VFIO
+   * cdevs or for a borrowed fd.
+   */
+  get removal(): AbortSignal {
+    return this.#removal.signal;
   }
 
   /**
@@ -149,7 +174,7 @@ export class VfioDevice implements Disposable {
 
   /** The device fd (borrowed from this object: do not close it). */
   get fd(): number {
-    if (this.#closed) throw new ClosedError(`VFIO device ${this.name}`);
+    if (this.closed) throw this.removal.aborted ? (this.removal.reason as Error) : new ClosedError(`VFIO device ${this.name}`);
     return typeof this.#device === 'number' ? this.#device : this.#device.fd;
   }
 
@@ -159,11 +184,14 @@ export class VfioDevice implements Disposable {
   }
 
   /**
-   * Closes the device fd, then the fds that held it open; a 'borrowed' or
-   * 'shared' device only stops using its fd. Idempotent.
+   * Unmaps the device's region mappings, closes the device fd, then the fds
+   * that held it open; a 'borrowed' or 'shared' device only stops using its
+   * fd. Idempotent.
    */
   close(): void {
     this.#closed = true;
+    this.#removal.close();
+    for (const mapping of this.#mappings) mapping.unmap();
     if (typeof this.#device !== 'number' && this.via !== 'shared') this.#device.close();
     for (const holder of this.#holders) holder.close();
   }
@@ -294,7 +322,9 @@ export class VfioDevice implements Disposable {
     }
     try {
       const buffer = native.mmap(this.fd, length, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, region.offset + offset);
-      return new RegionMapping(buffer, index, offset);
+      const mapping = new RegionMapping(buffer, index, offset, (m) => this.#mappings.delete(m));
+      this.#mappings.add(mapping);
+      return mapping;
     } catch (err) {
       throw fromSystemError(err, `mmap region ${index} of ${this.name}`);
     }
@@ -378,7 +408,7 @@ function chainOf<T>(
   return decodeChain(bytes.subarray(0, raw.argsz), raw.cap_offset, fixedSize, what);
 }
 
-/** Decodes a filled vfio_region_info buffer (the struct and its capability chain). */
+/** Decodes a filled vfio_region_info buffer (the struct and its capability chain); RangeError if shorter than the struct. */
 export function decodeRegionInfo(bytes: Uint8Array, index: number, what: string): RegionInfo {
   const raw = decode(v.vfio_region_info, viewOf(bytes));
   return {
@@ -393,7 +423,7 @@ export function decodeRegionInfo(bytes: Uint8Array, index: number, what: string)
   };
 }
 
-/** Decodes a filled vfio_irq_info buffer (with the extension's capability chain). */
+/** Decodes a filled vfio_irq_info buffer (with the extension's capability chain); RangeError if shorter than the struct. */
 export function decodeIrqInfo(bytes: Uint8Array, index: number, what: string): IrqInfo {
   const raw = decode(ext.vfio_irq_info, viewOf(bytes));
   return {

@@ -1,7 +1,7 @@
 // Names that become sysfs paths are validated before any file is touched.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import { createInstance, getInstance, listTypes, removeInstance, validateUuid } from './mdev.js';
 import { openDevice } from './open.js';
 
@@ -32,6 +32,34 @@ test('path traversal through parent, type or UUID is refused before sysfs is tou
     () => openDevice('/sys/bus/mdev/devices/not-a-uuid'),
   ]) {
     assert.throws(call, InvalidArgumentError, call.toString());
+  }
+});
+
+test('device arguments outside the mdev bus and the VFIO cdevs are refused; the documented forms reach the lookup', () => {
+  for (const bad of [
+    '../../x',
+    `../../../sys/bus/mdev/devices/${UUID}`,
+    `/sys/bus/mdev/devices/../devices/${UUID}`,
+    `/sys/bus/mdev/devices/./${UUID}`,
+    `/sys/devices/../../tmp/${UUID}`,
+    `/sys/kernel/${UUID}`,
+    `/sys/class/mdev_bus/${UUID}`,
+    `/tmp/${UUID}`,
+    `/proc/self/root/sys/bus/mdev/devices/${UUID}`,
+    '/dev/null',
+    '/dev/vfio/vfio',
+    '/dev/vfio/0',
+    '/dev/vfio/devices/vfio0/',
+    '/dev/vfio/devices/vfio',
+  ]) {
+    assert.throws(() => openDevice(bad), InvalidArgumentError, bad);
+  }
+  for (const cdev of ['/dev/sda', '/dev/vfio/devices/vfio1x', 'vfio0', '/dev/iommu']) {
+    assert.throws(() => openDevice({ cdev }), InvalidArgumentError, cdev);
+  }
+  // No such mdev on the host: a NotFoundError means the path was accepted and only the UUID looked up.
+  for (const good of [`/sys/bus/mdev/devices/${UUID}`, `/sys/bus/mdev/devices/${UUID}/`, `/sys/devices/virtual/mtty/mtty/${UUID}`]) {
+    assert.throws(() => openDevice(good), NotFoundError, good);
   }
 });
 

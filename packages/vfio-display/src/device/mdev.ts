@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { fromSystemError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { BusyError, fromSystemError, InvalidArgumentError, NotFoundError } from '../errors.js';
 
 const MDEV_BUS = '/sys/class/mdev_bus';
 const MDEV_DEVICES = '/sys/bus/mdev/devices';
@@ -158,9 +158,29 @@ export function createInstance(parent: string, type: string, uuid: string = rand
   return id;
 }
 
+/** Whether this process has the instance's group or cdev node open. */
+function heldByThisProcess(instance: MdevInstance): boolean {
+  const nodes = [instance.cdev, instance.iommuGroup === null ? null : `/dev/vfio/${instance.iommuGroup}`];
+  return readdirSync('/proc/self/fd').some((fd) => {
+    try {
+      return nodes.includes(readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Removes an instance. BusyError if this process still has it open: Linux
+ * 6.12 makes the removal wait until the last fd of the device is closed,
+ * which the same thread could then never do.
+ */
 export function removeInstance(uuid: string): void {
   const path = join(MDEV_DEVICES, validateUuid(uuid), 'remove');
   if (!existsSync(path)) throw new NotFoundError(`no mdev instance ${uuid}`, { path });
+  if (heldByThisProcess(getInstance(uuid))) {
+    throw new BusyError(`remove mdev ${uuid}: this process still has it open; close it first (the kernel waits for its last fd to close)`, { path });
+  }
   try {
     writeFileSync(path, '1');
   } catch (err) {

@@ -13,9 +13,13 @@ import * as v from '../uapi/vfio.js';
 import { lazySchema, parse } from '../validate.js';
 import { VfioDevice } from './device.js';
 import { getInstance, validateUuid } from './mdev.js';
+import { cdevNode } from './removal.js';
 
 export type DeviceTarget =
-  /** An mdev UUID, `/sys/bus/mdev/devices/<uuid>` (or any sysfs path ending in the UUID), or `/dev/vfio/devices/vfioN`. */
+  /**
+   * An mdev UUID, `/sys/bus/mdev/devices/<uuid>` or the mdev's own path under
+   * `/sys/devices/` (ending in the UUID), or `/dev/vfio/devices/vfioN`.
+   */
   | string
   | { readonly uuid: string }
   | { readonly group: number; readonly name: string }
@@ -29,7 +33,20 @@ export interface OpenOptions {
 const openOptions = lazySchema((z) => z.strictObject({ via: z.enum(['auto', 'iommufd', 'type1']).optional() }));
 
 const CDEV = /^\/dev\/vfio\/devices\/vfio\d+$/;
-const UUID_TAIL = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/?$/i;
+const MDEV_SYSFS = /^\/sys\/(?:bus\/mdev\/devices|devices(?:\/[\w.:-]+)+)\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/?$/i;
+
+/**
+ * The UUID of an mdev named by its sysfs path. Only the UUID is used (the
+ * device is looked up under /sys/bus/mdev/devices), but a path elsewhere,
+ * or one that climbs out with `..`, is refused rather than read as a name.
+ */
+function uuidOfSysfsPath(path: string): string {
+  const uuid = MDEV_SYSFS.exec(path)?.[1];
+  if (uuid === undefined || path.split('/').some((part) => part === '.' || part === '..')) {
+    throw new InvalidArgumentError(`not an mdev sysfs path: ${JSON.stringify(path)} (expected /sys/bus/mdev/devices/<uuid> or /sys/devices/.../<uuid>)`);
+  }
+  return uuid;
+}
 
 /** Runs `fn` with a list that collects fds; on failure closes them, newest first. */
 function building<T>(fn: (own: (fd: number, label: string) => OwnedFd) => T): T {
@@ -69,7 +86,7 @@ export function openCdev(cdev: string, name = basename(cdev)): VfioDevice {
     const ioas = decode(iommu_ioas_alloc, viewOf(alloc)).out_ioas_id;
     const attach = encode(v.vfio_device_attach_iommufd_pt, { argsz: v.vfio_device_attach_iommufd_pt.size, pt_id: ioas });
     ioctl(device.fd, v.VFIO_DEVICE_ATTACH_IOMMUFD_PT, attach, 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', `attach ${cdev} to its I/O address space`);
-    return new VfioDevice(device, [iommufd], name, 'iommufd');
+    return new VfioDevice(device, [iommufd], name, 'iommufd', cdev);
   });
 }
 
@@ -95,7 +112,7 @@ export function openGroupDevice(group: number, name: string): VfioDevice {
     const nameArg = new TextEncoder().encode(`${name}\0`);
     const deviceFd = ioctl(groupFd.fd, v.VFIO_GROUP_GET_DEVICE_FD, nameArg, 'VFIO_GROUP_GET_DEVICE_FD', `get device ${name} from ${groupPath}`);
     const device = own(deviceFd, `VFIO device ${name} (type1)`);
-    return new VfioDevice(device, [groupFd, container], name, 'type1');
+    return new VfioDevice(device, [groupFd, container], name, 'type1', cdevNode(group, name));
   });
 }
 
@@ -116,9 +133,7 @@ export function openDevice(target: DeviceTarget, options: OpenOptions = {}): Vfi
   options = parse(openOptions, options, 'open options');
   if (typeof target === 'string') {
     if (target.startsWith('/dev/')) return openDevice({ cdev: target }, options);
-    const uuid = target.startsWith('/sys/') ? UUID_TAIL.exec(target)?.[1] : target;
-    if (uuid === undefined) throw new InvalidArgumentError(`not an mdev sysfs path: ${JSON.stringify(target)}`);
-    return openMdev(uuid, options);
+    return openMdev(target.startsWith('/') ? uuidOfSysfsPath(target) : target, options);
   }
   if ('uuid' in target) return openMdev(validateUuid(target.uuid), options);
   if ('cdev' in target) {

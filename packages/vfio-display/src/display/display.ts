@@ -8,7 +8,7 @@ import type { IrqInfo } from '../device/device.js';
 import { eventChanges } from './events.js';
 import * as v from '../uapi/vfio.js';
 import { abortSignal, lazySchema, parse } from '../validate.js';
-import { pollChanges, type ChangesOptions, type ChangeStream } from './changes.js';
+import { pollChanges, type ChangesOptions, type ChangeSource, type ChangeStream, type DisplayChange } from './changes.js';
 import { DmabufCache, type Dmabuf, type DmabufPlane } from './dmabuf.js';
 import { EdidRegion, type EdidLimits } from './edid.js';
 import { generateEdid, parseMode, type DisplayMode, type EdidOptions } from './edid-generator.js';
@@ -61,6 +61,13 @@ export class Display implements Disposable {
   readonly #framebuffer: RegionFramebuffer;
   readonly #edid: EdidRegion | null;
   readonly features: DisplayFeatures;
+  /** changes() streams still running: a removed device is let go once they have ended. */
+  #streams = 0;
+  #closeWhenIdle = false;
+  readonly #onRemoval = (): void => {
+    this.#closeWhenIdle = true;
+    if (this.#streams === 0) this.#letGo();
+  };
 
   /**
    * Wraps an open device (borrowed unless `ownsDevice`). Throws
@@ -90,6 +97,18 @@ export class Display implements Disposable {
       changeIrq,
       drmFb: planes === 'dmabuf' && this.#planes.probe('drm-fb'),
     };
+    device.removal.addEventListener('abort', this.#onRemoval, { once: true });
+  }
+
+  /**
+   * Closes the display once the kernel wants the device back and its
+   * streams have ended, after what their consumers do on the way out
+   * (directFlip takes the guest's buffers off the host card first).
+   */
+  #letGo(): void {
+    setImmediate(() => {
+      this.close();
+    });
   }
 
   /** The plane of display head `head` (0 unless extended info is available), or null while it is disabled. */
@@ -152,7 +171,9 @@ export class Display implements Disposable {
    * Display changes: by the kernel's display change IRQ where it has one
    * (no timer runs, no wake-up while idle), else by polling every periodMs
    * (16). The first change is the current state. One stream at a time per
-   * device: the IRQ has one set of eventfds.
+   * device: the IRQ has one set of eventfds. When the kernel removes the
+   * device, the stream ends with a DeviceRemovedError and, once every stream
+   * has ended, the display closes itself so that the removal can complete.
    */
   changes(options: ChangesOptions = {}): ChangeStream {
     const parsed = parse(changesOptions, options, 'changes() options') as ChangesOptions;
@@ -163,14 +184,30 @@ export class Display implements Disposable {
     }
     const query = (type: PlaneType): PlaneInfo | null => this.query(type);
     const withCursor = this.features.planes === 'dmabuf';
-    if (irq && mode !== 'timer') return Object.assign(eventChanges(this.device, irq, query, withCursor, parsed), { source: 'event' as const });
-    return Object.assign(pollChanges(query, withCursor, parsed), { source: 'timer' as const });
+    const removal = this.device.removal;
+    const watched = { ...parsed, signal: parsed.signal ? AbortSignal.any([parsed.signal, removal]) : removal };
+    const source: ChangeSource = irq && mode !== 'timer' ? 'event' : 'timer';
+    const stream = irq && source === 'event' ? eventChanges(this.device, irq, query, withCursor, watched) : pollChanges(query, withCursor, watched);
+    return Object.assign(this.#tracked(stream, removal), { source });
+  }
+
+  /** Counts the stream while it runs, and ends it with the removal's error when that is why it ended. */
+  async *#tracked(stream: AsyncGenerator<DisplayChange>, removal: AbortSignal): AsyncGenerator<DisplayChange, void, undefined> {
+    this.#streams++;
+    try {
+      yield* stream;
+    } catch (err) {
+      throw removal.aborted ? removal.reason : err;
+    } finally {
+      if (--this.#streams === 0 && this.#closeWhenIdle) this.#letGo();
+    }
   }
 
   /**
    * Masks the display change IRQ (e.g. while the display is not shown): no
    * signals until resumeChanges(), which signals once if anything changed
-   * meanwhile. Timer-mode streams are not affected.
+   * meanwhile; a new changes() stream starts unmasked. Timer-mode streams
+   * are not affected.
    */
   pauseChanges(): void {
     this.#maskChanges('mask');
@@ -188,6 +225,7 @@ export class Display implements Disposable {
 
   /** Closes the cached dma-bufs and framebuffer mapping, and the device if owned. Idempotent. */
   close(): void {
+    this.device.removal.removeEventListener('abort', this.#onRemoval);
     this.#dmabufs.clear();
     this.#framebuffer.close();
     if (this.#ownsDevice) this.device.close();

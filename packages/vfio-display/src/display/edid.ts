@@ -8,6 +8,9 @@ import { viewOf } from '../uapi/codec.js';
 import * as v from '../uapi/vfio.js';
 
 const R = v.vfio_region_gfx_edid.fields;
+const EDID_BLOCK = 128;
+/** The base block and at most 255 extensions (its extension count is one byte). */
+const EDID_MAX_BLOCKS = 256;
 
 export interface EdidLimits {
   /** Largest blob the device takes, in bytes. */
@@ -63,12 +66,18 @@ export class EdidRegion {
     return this.#device.read(this.#region.index, this.#get(R.edid_offset.offset), size);
   }
 
-  /** Link down, blob and size, link up. The blob must be whole 128-byte blocks within maxSize. */
+  /**
+   * Link down, blob and size, link up. The blob must be whole 128-byte
+   * blocks within maxSize; one no EDID can be is refused before the device
+   * is asked anything.
+   */
   write(blob: Uint8Array): void {
-    const { maxSize } = this.limits();
-    if (blob.length === 0 || blob.length % 128 !== 0 || blob.length > maxSize) {
-      throw new InvalidArgumentError(`an EDID must be 128-byte blocks of at most ${maxSize} bytes, not ${blob.length} bytes`);
+    if (!(blob instanceof Uint8Array) || blob.length === 0 || blob.length % EDID_BLOCK !== 0 || blob.length > EDID_BLOCK * EDID_MAX_BLOCKS) {
+      const what = blob instanceof Uint8Array ? `${blob.length} bytes` : typeof blob;
+      throw new InvalidArgumentError(`an EDID is 1 to ${EDID_MAX_BLOCKS} blocks of ${EDID_BLOCK} bytes, not ${what}`);
     }
+    const { maxSize } = this.limits();
+    if (blob.length > maxSize) throw new InvalidArgumentError(`${this.#device.name} takes an EDID of at most ${maxSize} bytes, not ${blob.length} bytes`);
     this.setLinkState('down');
     this.#device.write(this.#region.index, this.#get(R.edid_offset.offset), blob);
     this.#set(R.edid_size.offset, blob.length);

@@ -33,6 +33,10 @@ export async function* eventChanges(
   const eventfds = kinds.map((kind, i) => new EventFd(`display change IRQ ${irq.index}.${i} (${kind})`));
   try {
     device.setIrqs({ index: irq.index, action: 'trigger', data: eventfds });
+    // Masks outlive streams (kernel-patches' mbochs keeps them until the device is
+    // closed): one left by pauseChanges() or by another holder of the device
+    // fd would silence this stream for good.
+    device.setIrqs({ index: irq.index, action: 'unmask', data: 'none', count: irq.count });
     let seq = 0;
     let primary: PlaneInfo | null = null;
     let cursor: PlaneInfo | null = null;

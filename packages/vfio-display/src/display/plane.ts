@@ -69,6 +69,50 @@ export function checkPlaneType(type: unknown): PlaneType {
   return type;
 }
 
+/**
+ * Decodes a filled vfio_device_gfx_plane_info (88 bytes; the fields from
+ * offset 64 on only where `extended`), or null for a disabled plane
+ * (drm_format or size 0). RangeError if the view is shorter.
+ */
+export function decodePlane(view: DataView, mode: PlaneMode, type: PlaneType, extended: boolean): PlaneInfo | null;
+export function decodePlane(view: DataView, mode: 'drm-fb', type: PlaneType, extended: boolean): DrmFbPlane | null;
+export function decodePlane(view: DataView, mode: QueryMode, type: PlaneType, extended: boolean): PlaneInfo | DrmFbPlane | null;
+export function decodePlane(view: DataView, mode: QueryMode, type: PlaneType, extended: boolean): PlaneInfo | DrmFbPlane | null {
+  if (view.byteLength < ext.vfio_device_gfx_plane_info.size) throw new RangeError(`vfio_device_gfx_plane_info: needs ${ext.vfio_device_gfx_plane_info.size} bytes, have ${view.byteLength}`);
+  const drmFormat = readField(view, F.drm_format);
+  const size = readField(view, F.size);
+  if (drmFormat === 0 || size === 0) return null;
+  const xHot = readField(view, F.x_hot);
+  const yHot = readField(view, F.y_hot);
+  // One literal, then plain property additions: object spread with
+  // properties after it ({ ...a, ...b, mode, id }) cost 20-30 us per call
+  // in Node 20 (V8 11.3) against 0.1-0.5 us for this, and this is the
+  // per-frame path (test/bench/query.ts).
+  const plane: { -readonly [K in keyof PlaneCommon]: PlaneCommon[K] } & Record<string, unknown> = {
+    type,
+    drmFormat,
+    fourcc: fourccString(drmFormat),
+    modifier: readField(view, F.drm_format_mod),
+    width: readField(view, F.width),
+    height: readField(view, F.height),
+    stride: readField(view, F.stride),
+    size,
+    x: readField(view, F.x_pos),
+    y: readField(view, F.y_pos),
+    hotspot: xHot === NO_HOTSPOT || yHot === NO_HOTSPOT ? null : { x: xHot, y: yHot },
+  };
+  if (extended) {
+    plane.head = readField(view, F.head);
+    plane.numHeads = readField(view, F.num_heads);
+    plane.srcX = readField(view, F.src_x);
+    plane.srcY = readField(view, F.src_y);
+    plane.flipSeq = readField(view, F.flip_seq);
+  }
+  plane.mode = mode;
+  plane[ID_FIELD[mode]] = readField(view, F.region_index);
+  return plane as unknown as PlaneInfo | DrmFbPlane;
+}
+
 /** One device's plane queries. */
 export class PlaneQuery {
   readonly #device: VfioDevice;
@@ -114,39 +158,7 @@ export class PlaneQuery {
       throw new UnsupportedError(`${this.#device.name}: querying display head ${head} needs extended plane info (the kernel-patches series)`);
     }
     this.#queryWithRetry(mode, type, head);
-    const view = this.#view;
-    const drmFormat = readField(view, F.drm_format);
-    const size = readField(view, F.size);
-    if (drmFormat === 0 || size === 0) return null;
-    const xHot = readField(view, F.x_hot);
-    const yHot = readField(view, F.y_hot);
-    // One literal, then plain property additions: object spread with
-    // properties after it ({ ...a, ...b, mode, id }) cost 20-30 us per call
-    // in Node 20 (V8 11.3) against 0.1-0.5 us for this, and this is the
-    // per-frame path (test/bench/query.ts).
-    const plane: { -readonly [K in keyof PlaneCommon]: PlaneCommon[K] } & Record<string, unknown> = {
-      type,
-      drmFormat,
-      fourcc: fourccString(drmFormat),
-      modifier: readField(view, F.drm_format_mod),
-      width: readField(view, F.width),
-      height: readField(view, F.height),
-      stride: readField(view, F.stride),
-      size,
-      x: readField(view, F.x_pos),
-      y: readField(view, F.y_pos),
-      hotspot: xHot === NO_HOTSPOT || yHot === NO_HOTSPOT ? null : { x: xHot, y: yHot },
-    };
-    if (this.extended) {
-      plane.head = readField(view, F.head);
-      plane.numHeads = readField(view, F.num_heads);
-      plane.srcX = readField(view, F.src_x);
-      plane.srcY = readField(view, F.src_y);
-      plane.flipSeq = readField(view, F.flip_seq);
-    }
-    plane.mode = mode;
-    plane[ID_FIELD[mode]] = readField(view, F.region_index);
-    return plane as unknown as PlaneInfo | DrmFbPlane;
+    return decodePlane(this.#view, mode, type, this.extended);
   }
 
   #queryWithRetry(mode: QueryMode, type: PlaneType, head: number): void {

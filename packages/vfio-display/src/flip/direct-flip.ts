@@ -47,7 +47,7 @@ export interface DirectFlipOptions {
   readonly signal?: AbortSignal | undefined;
   /** Called with each commit before it is issued, e.g. to add a writeback capture. */
   readonly beforeCommit?: ((request: AtomicRequest, frame: { readonly seq: number; readonly primary: PlaneInfo | null }) => void) | undefined;
-  /** Leave the last frame on screen when the flip ends (default: the planes are turned off). */
+  /** Leave the last frame on screen when the flip ends (default: the planes are turned off), unless the vGPU was removed. */
   readonly keepOnScreen?: boolean | undefined;
   /**
    * Show the primary through the vGPU's own host framebuffer (DRM_FB plane
@@ -459,7 +459,9 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
 
   #teardown(): void {
     const card = this.#card;
-    if (!card.closed && !this.#options.keepOnScreen && this.#frames > 0) {
+    // A removed vGPU's buffers must not stay on screen: they go with the device.
+    const keep = this.#options.keepOnScreen && !this.#display.device.removal.aborted;
+    if (!card.closed && !keep && this.#frames > 0) {
       const request = card.atomic().disablePlane(this.#output.planeId);
       if (this.#output.cursorPlaneId !== null && this.#cursorShown) request.disablePlane(this.#output.cursorPlaneId);
       card.commitBlocking(request);

@@ -26,6 +26,7 @@ export interface ModeInfo {
   readonly type: number;
 }
 
+/** The drm_mode_modeinfo at `offset`; RangeError if fewer than its 68 bytes are there. */
 export function decodeModeInfo(bytes: Uint8Array, offset = 0): ModeInfo {
   const m = decode(d.drm_mode_modeinfo, viewOf(bytes), offset);
   return {

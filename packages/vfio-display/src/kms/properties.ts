@@ -67,6 +67,7 @@ export function signedValue(info: PropertyInfo, value: bigint): bigint {
 
 /** IN_FORMATS: for each format of the plane, the modifiers it supports. */
 export function decodeInFormats(blob: Uint8Array): Map<number, bigint[]> {
+  if (blob.length < d.drm_format_modifier_blob.size) throw new MalformedReplyError(`IN_FORMATS blob of ${blob.length} bytes: shorter than its ${d.drm_format_modifier_blob.size}-byte header`);
   const view = viewOf(blob);
   const head = decode(d.drm_format_modifier_blob, view);
   if (head.version !== d.FORMAT_BLOB_CURRENT) throw new MalformedReplyError(`IN_FORMATS blob version ${head.version}, expected ${d.FORMAT_BLOB_CURRENT}`);
@@ -85,7 +86,9 @@ export function decodeInFormats(blob: Uint8Array): Map<number, bigint[]> {
       if (!((m.formats >> BigInt(bit)) & 1n)) continue;
       const format = formats[m.offset + bit];
       if (format === undefined) throw new MalformedReplyError(`IN_FORMATS modifier 0x${m.modifier.toString(16)} names format #${m.offset + bit} of ${formats.length}`);
-      out.get(format)?.push(m.modifier);
+      const mods = out.get(format);
+      // A format listed twice (a malformed blob) still gets each modifier once.
+      if (mods && !mods.includes(m.modifier)) mods.push(m.modifier);
     }
   }
   return out;
