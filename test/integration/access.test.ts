@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { openDisplay } from 'vfio-display';
 import { BochsGuest } from '../lib/bochs-guest.js';
 import type { ProbeResult } from '../lib/open-probe.js';
-import { createMdev, findVkmsCard, requireRig, rigKernel } from '../lib/rig.js';
+import { createMdev, findVkmsCard, requireRig, rigKernel, unreachableByOthers } from '../lib/rig.js';
 
 requireRig();
 const patched = rigKernel === 'patched';
@@ -60,7 +60,7 @@ describe('contention: a second process opens a vGPU that is in use', { timeout: 
   }
 });
 
-describe('permissions: an unprivileged user', { timeout: 180_000 }, () => {
+describe('permissions: an unprivileged user', { timeout: 180_000, skip: unreachableByOthers() ?? false }, () => {
   test(`uid ${NOBODY} (no passwd entry): PermissionError with the hint, nothing half open`, () => {
     using mdev = createMdev('mbochs', 'mbochs-small');
     const card = findVkmsCard().node;

@@ -2,8 +2,8 @@
 // device instances of the kernel's sample drivers, the vkms card, and the
 // kernel log.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { createInstance, getInstance, listTypes, removeInstance, type MdevInstance } from 'vfio-display';
 
 /** Set by test/vm/run: the writable share inside the guest. */
@@ -128,4 +128,16 @@ export function kernelProblemsSince(mark: number): string[] {
     if (time !== undefined) after = Number(time) > mark;
     return after && KERNEL_PROBLEM.test(line);
   });
+}
+
+/**
+ * Why a process of another uid cannot run this checkout's scripts (a
+ * directory on the way to it without o+x, e.g. a clone in `mktemp -d`), or
+ * null when it can: tests that run as an unprivileged user skip with this.
+ */
+export function unreachableByOthers(path = process.cwd()): string | null {
+  for (let dir = realpathSync(path); ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return `${dir} is not searchable by other users (mode ${(statSync(dir).mode & 0o777).toString(8)}), so an unprivileged process cannot load this checkout`;
+    if (dir === '/') return null;
+  }
 }
