@@ -1,5 +1,6 @@
 // The rig's own contract, checked from the host by booting the VM:
-// output streamed, exit status passed through, kernel warnings fail the run.
+// output streamed, exit status passed through, kernel warnings fail the run,
+// a timed-out run still leaves its kernel log.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -42,6 +43,11 @@ test('a kernel WARNING fails the run, with the excerpt printed', () => {
   assert.match(readFileSync(join(r.out, 'kernel.log'), 'utf8'), /Call Trace/);
 });
 
-test('a command that outlives --timeout is stopped with status 124', () => {
-  assert.equal(rig('timeout', ['--timeout', '8'], ['sleep', '600']).status, 124);
+test('a command that outlives --timeout is stopped with status 124, and the kernel log up to then is kept and scanned', () => {
+  // The timeout leaves the boot (a few seconds) ample time to reach the WARNING.
+  const r = rig('timeout', ['--timeout', '45'], ['sh', '-c', 'echo WARNING > /sys/kernel/debug/provoke-crash/DIRECT; sleep 600']);
+  assert.equal(r.status, 124, r.stderr);
+  assert.match(r.stderr, /timed out after 45 s/);
+  assert.match(r.stderr, /kernel log problems/);
+  assert.match(readFileSync(join(r.out, 'kernel.log'), 'utf8'), /WARNING: CPU: \d+ PID: \d+ at .*lkdtm/);
 });
