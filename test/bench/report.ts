@@ -83,11 +83,15 @@ const row = (cells: readonly (string | number)[]): string => `| ${cells.join(' |
 const table = (head: readonly string[], rows: readonly (readonly (string | number)[])[]): string =>
   [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
 
-/** Where and under what load a figure was taken; says so when other work was running. */
+/**
+ * Where and under what load a figure was taken; says so when other work was
+ * running. The benchmark itself keeps about one core busy (two with the rig's
+ * VM), so only a load above the core count means other jobs competed.
+ */
 function conditions(r: Common): string {
   const m = r.host ?? r.machine;
   const load = [...m.loadavg.slice(0, 1), ...(r.host?.loadAfter ?? r.loadAfter).slice(0, 1)];
-  const loaded = Math.max(...load) > m.cores / 2;
+  const loaded = Math.max(...load) > m.cores;
   const where = r.host ? `in the rig's VM (QEMU TCG, ${String(r.machine.cores)} vCPUs, guest kernel ${r.machine.kernel}) on ` : '';
   return (
     `${m.date.slice(0, 16).replace('T', ' ')} UTC, ${where}${m.cpu}, ${String(m.cores)} cores, Linux ${m.kernel}, Node ${m.node}; ` +
