@@ -2,8 +2,8 @@
 // would, and prints what happened as one JSON line, one entry per attempt
 // (the error's class, code and message; its fd count before and after).
 //   node open-probe.js 'display UUID [auto|iommufd|type1]' 'create PARENT TYPE' 'card PATH' ...
-import { readdirSync } from 'node:fs';
 import { createInstance, openCard, openDisplay } from 'vfio-display';
+import { openFds } from './vkms.js';
 
 export interface ProbeResult {
   readonly ok: boolean;
@@ -13,8 +13,6 @@ export interface ProbeResult {
   readonly fdsBefore: number;
   readonly fdsAfter: number;
 }
-
-const fds = (): number => readdirSync('/proc/self/fd').length;
 
 const attempts: Record<string, (a: string, b: string) => void> = {
   display: (uuid, via) => {
@@ -32,13 +30,13 @@ const results = process.argv.slice(2).map((spec): ProbeResult => {
   const [what = '', a = '', b = 'auto'] = spec.split(' ');
   const attempt = attempts[what];
   if (!attempt) throw new Error(`unknown probe ${what}`);
-  const fdsBefore = fds();
+  const fdsBefore = openFds();
   try {
     attempt(a, b);
-    return { ok: true, error: null, code: null, message: null, fdsBefore, fdsAfter: fds() };
+    return { ok: true, error: null, code: null, message: null, fdsBefore, fdsAfter: openFds() };
   } catch (err) {
     const e = err as Error & { code?: string };
-    return { ok: false, error: e.constructor.name, code: e.code ?? null, message: e.message, fdsBefore, fdsAfter: fds() };
+    return { ok: false, error: e.constructor.name, code: e.code ?? null, message: e.message, fdsBefore, fdsAfter: openFds() };
   }
 });
 console.log(JSON.stringify(results));

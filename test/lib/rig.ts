@@ -137,7 +137,8 @@ export function kernelProblemsSince(mark: number): string[] {
  */
 export function unreachableByOthers(path = process.cwd()): string | null {
   for (let dir = realpathSync(path); ; dir = dirname(dir)) {
-    if ((statSync(dir).mode & 0o001) === 0) return `${dir} is not searchable by other users (mode ${(statSync(dir).mode & 0o777).toString(8)}), so an unprivileged process cannot load this checkout`;
+    const { mode } = statSync(dir);
+    if ((mode & 0o001) === 0) return `${dir} is not searchable by other users (mode ${(mode & 0o777).toString(8)}), so an unprivileged process cannot load this checkout`;
     if (dir === '/') return null;
   }
 }

@@ -5,7 +5,7 @@
 // puts it back.
 import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import type { Display } from '../display/display.js';
-import type { EdidRegion, LinkState } from '../display/edid.js';
+import { EDID_BLOCK, EDID_MAX_BLOCKS, type EdidRegion, type LinkState } from '../display/edid.js';
 import { parseMode } from '../display/edid-generator.js';
 import { InvalidArgumentError, KernelError, UnsupportedError } from '../errors.js';
 import { DEV_HELP, type Command } from './args.js';
@@ -14,8 +14,7 @@ import { println } from './output.js';
 
 const HEADER = [0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00];
 
-/** The base block and at most 255 extensions (the extension count is one byte). */
-const EDID_MAX_BYTES = 256 * 128;
+const EDID_MAX_BYTES = EDID_MAX_BLOCKS * EDID_BLOCK;
 
 /**
  * Reads an EDID file, refusing one larger than any EDID can be after at
@@ -31,16 +30,16 @@ export function readEdidFile(file: string): Uint8Array {
   } finally {
     closeSync(fd);
   }
-  if (length > EDID_MAX_BYTES) throw new InvalidArgumentError(`${file}: larger than any EDID (at most 256 blocks of 128 bytes, ${EDID_MAX_BYTES} bytes)`);
+  if (length > EDID_MAX_BYTES) throw new InvalidArgumentError(`${file}: larger than any EDID (at most ${EDID_MAX_BLOCKS} blocks of ${EDID_BLOCK} bytes, ${EDID_MAX_BYTES} bytes)`);
   return buffer.slice(0, length);
 }
 
 /** Checks a blob is EDID: whole 128-byte blocks, the base block's header, every block's checksum. */
 export function checkEdid(blob: Uint8Array, what: string): Uint8Array {
-  if (blob.length === 0 || blob.length % 128 !== 0) throw new InvalidArgumentError(`${what}: an EDID is whole 128-byte blocks, this is ${blob.length} bytes`);
+  if (blob.length === 0 || blob.length % EDID_BLOCK !== 0) throw new InvalidArgumentError(`${what}: an EDID is whole ${EDID_BLOCK}-byte blocks, this is ${blob.length} bytes`);
   if (!HEADER.every((b, i) => blob[i] === b)) throw new InvalidArgumentError(`${what}: not an EDID (it lacks the 00 ff ff ff ff ff ff 00 header)`);
-  for (let block = 0; block < blob.length / 128; block++) {
-    const sum = blob.subarray(block * 128, (block + 1) * 128).reduce((a, b) => a + b, 0);
+  for (let block = 0; block < blob.length / EDID_BLOCK; block++) {
+    const sum = blob.subarray(block * EDID_BLOCK, (block + 1) * EDID_BLOCK).reduce((a, b) => a + b, 0);
     if (sum % 256 !== 0) throw new InvalidArgumentError(`${what}: block ${block} has a bad checksum (its bytes sum to ${sum % 256}, not 0, mod 256)`);
   }
   return blob;
@@ -48,7 +47,7 @@ export function checkEdid(blob: Uint8Array, what: string): Uint8Array {
 
 /** The base block in words: manufacturer, monitor name, preferred timing. */
 export function describeEdid(blob: Uint8Array): string {
-  if (blob.length < 128 || !HEADER.every((b, i) => blob[i] === b)) return `${blob.length} bytes, not an EDID`;
+  if (blob.length < EDID_BLOCK || !HEADER.every((b, i) => blob[i] === b)) return `${blob.length} bytes, not an EDID`;
   const at = (i: number): number => blob[i] ?? 0;
   const pnp = (at(8) << 8) | at(9);
   const maker = [10, 5, 0].map((s) => String.fromCharCode(64 + ((pnp >> s) & 31))).join('');

@@ -8,9 +8,9 @@ import { viewOf } from '../uapi/codec.js';
 import * as v from '../uapi/vfio.js';
 
 const R = v.vfio_region_gfx_edid.fields;
-const EDID_BLOCK = 128;
+export const EDID_BLOCK = 128;
 /** The base block and at most 255 extensions (its extension count is one byte). */
-const EDID_MAX_BLOCKS = 256;
+export const EDID_MAX_BLOCKS = 256;
 
 export interface EdidLimits {
   /** Largest blob the device takes, in bytes. */
