@@ -11,8 +11,8 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { checkEdid, describeEdid } from './cli/edid.js';
-import { decodeIrqInfo, decodeRegionInfo } from './device/device.js';
-import { decodeIrqCapabilities, decodeRegionCapabilities, walkCapabilities } from './device/caps.js';
+import { decodeDeviceInfo, decodeRegionInfo } from './device/device.js';
+import { decodeDeviceCapabilities, decodeRegionCapabilities, walkCapabilities } from './device/caps.js';
 import { generateEdid, parseMode, type DisplayMode, type EdidOptions } from './display/edid-generator.js';
 import { decodePlane, type PlaneType, type QueryMode } from './display/plane.js';
 import { validateUuid } from './device/mdev.js';
@@ -200,16 +200,18 @@ function regionSeeds(): Uint8Array[] {
   return [edid, sparse, encode(v.vfio_region_info, { argsz: 32, flags: v.VFIO_REGION_INFO_FLAG_READ, index: 7, size: 256n, offset: 0x7000n })];
 }
 
-/** Patched mbochs' display change IRQ (type and display capabilities) and a plain 6.12 IRQ. */
-function irqSeeds(): Uint8Array[] {
-  const display = encode(ext.vfio_irq_info, { argsz: 56, flags: v.VFIO_IRQ_INFO_EVENTFD | v.VFIO_IRQ_INFO_MASKABLE | ext.VFIO_IRQ_INFO_FLAG_CAPS, index: 5, count: 3, cap_offset: 24 }, 56);
-  const view = viewOf(display);
-  capHeader(view, 24, ext.VFIO_IRQ_INFO_CAP_TYPE, 40);
-  view.setUint32(32, ext.VFIO_IRQ_TYPE_GFX, true);
-  view.setUint32(36, ext.VFIO_IRQ_SUBTYPE_GFX_DISPLAY, true);
-  capHeader(view, 40, ext.VFIO_IRQ_INFO_CAP_DISPLAY, 0);
-  view.setUint32(48, ext.VFIO_IRQ_DISPLAY_PRIMARY | ext.VFIO_IRQ_DISPLAY_MODE, true);
-  return [display, encode(ext.vfio_irq_info, { argsz: 16, flags: v.VFIO_IRQ_INFO_EVENTFD, index: 0, count: 1 })];
+/** Patched mbochs' device info (the display change IRQ's type and display capabilities) and a plain 6.12 one. */
+function deviceSeeds(): Uint8Array[] {
+  const patched = encode(v.vfio_device_info, { argsz: 64, flags: v.VFIO_DEVICE_FLAGS_PCI | v.VFIO_DEVICE_FLAGS_CAPS, num_regions: 10, num_irqs: 6, cap_offset: 24 }, 64);
+  const view = viewOf(patched);
+  capHeader(view, 24, ext.VFIO_DEVICE_INFO_CAP_IRQ_TYPE, 48);
+  view.setUint32(32, 5, true);
+  view.setUint32(36, ext.VFIO_IRQ_TYPE_GFX, true);
+  view.setUint32(40, ext.VFIO_IRQ_SUBTYPE_GFX_DISPLAY, true);
+  capHeader(view, 48, ext.VFIO_DEVICE_INFO_CAP_GFX_DISPLAY_IRQ, 0);
+  view.setUint32(56, 5, true);
+  view.setUint32(60, ext.VFIO_IRQ_DISPLAY_PRIMARY | ext.VFIO_IRQ_DISPLAY_MODE, true);
+  return [patched, encode(v.vfio_device_info, { argsz: 24, flags: v.VFIO_DEVICE_FLAGS_PCI, num_regions: 10, num_irqs: 5 })];
 }
 
 /** mbochs' primary plane at 800x600 (extended) and a cursor with a hotspot. */
@@ -262,13 +264,13 @@ describe(`fuzz: decoders of driver answers (${INPUTS} inputs each, seed ${SEED})
     fuzz(t, 'decodeRegionInfo', (rng) => input(rng, seeds), (b) => decodeRegionInfo(b, 0, 'fuzz'), typedOrShort);
   });
 
-  test('IRQ info and its capability chain (kernel-patches)', (t) => {
-    const seeds = irqSeeds();
-    fuzz(t, 'decodeIrqInfo', (rng) => input(rng, seeds), (b) => decodeIrqInfo(b, 0, 'fuzz'), typedOrShort);
+  test('device info and its capability chain (with the kernel-patches IRQ capabilities)', (t) => {
+    const seeds = deviceSeeds();
+    fuzz(t, 'decodeDeviceInfo', (rng) => input(rng, seeds), (b) => decodeDeviceInfo(b, 'fuzz'), typedOrShort);
   });
 
   test('capability chains from any start: bounded, forward only, inside the buffer', (t) => {
-    const seeds = [...regionSeeds(), ...irqSeeds()];
+    const seeds = [...regionSeeds(), ...deviceSeeds()];
     fuzz(
       t,
       'walkCapabilities',
@@ -281,7 +283,7 @@ describe(`fuzz: decoders of driver answers (${INPUTS} inputs each, seed ${SEED})
           assert.ok(i === 0 || c.offset > (caps[i - 1]?.offset ?? 0));
         });
         decodeRegionCapabilities(bytes, first, fixed, 'fuzz');
-        decodeIrqCapabilities(bytes, first, fixed, 'fuzz');
+        decodeDeviceCapabilities(bytes, first, fixed, 'fuzz');
       },
       typed,
     );

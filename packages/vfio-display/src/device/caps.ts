@@ -1,5 +1,4 @@
-// VFIO capability chains (device, region and — with the extension — IRQ
-// info). The bytes come from a driver, so the walk trusts nothing: every
+// VFIO capability chains (device and region info). The bytes come from a driver, so the walk trusts nothing: every
 // header must lie inside the buffer, after the fixed struct, 4-byte aligned,
 // and each `next` must point past the current capability, which rules out
 // loops, backward links and overlaps, and bounds the walk by the buffer size.
@@ -14,7 +13,12 @@ import {
   vfio_region_info_cap_type,
   vfio_region_sparse_mmap_area,
 } from '../uapi/vfio.js';
-import { VFIO_IRQ_INFO_CAP_DISPLAY, VFIO_IRQ_INFO_CAP_TYPE, vfio_irq_info_cap_display, vfio_irq_info_cap_type } from '../uapi/vfio-ext.js';
+import {
+  VFIO_DEVICE_INFO_CAP_GFX_DISPLAY_IRQ,
+  VFIO_DEVICE_INFO_CAP_IRQ_TYPE,
+  vfio_device_info_cap_gfx_display_irq,
+  vfio_device_info_cap_irq_type,
+} from '../uapi/vfio-ext.js';
 
 export interface RawCapability {
   readonly id: number;
@@ -118,24 +122,44 @@ export function decodeRegionCapabilities(bytes: Uint8Array, first: number, fixed
   return decodeChain(bytes, first, fixedSize, what, REGION_DECODERS);
 }
 
-/** An IRQ index's capabilities (the kernel-patches extension), decoded. */
-export type IrqCapability =
-  | { readonly kind: 'type'; readonly version: number; readonly type: number; readonly subtype: number }
-  | { readonly kind: 'display'; readonly version: number; readonly events: number }
+/**
+ * A device's capabilities, decoded: the IRQ ones (the kernel-patches
+ * extension) describe device-specific IRQ indexes; others (zPCI, PCIe
+ * atomics) are kept raw.
+ */
+export type DeviceCapability =
+  | { readonly kind: 'irq-type'; readonly version: number; readonly index: number; readonly type: number; readonly subtype: number }
+  | { readonly kind: 'display-irq'; readonly version: number; readonly index: number; readonly events: number }
   | UnknownCapability;
 
-const IRQ_DECODERS: Record<number, Decoder<Exclude<IrqCapability, UnknownCapability>>> = {
-  [VFIO_IRQ_INFO_CAP_TYPE]: (view, cap, need) => {
-    need(vfio_irq_info_cap_type.size, 'type');
-    const { type, subtype } = decode(vfio_irq_info_cap_type, view, cap.offset);
-    return { kind: 'type', version: cap.version, type, subtype };
+/** What the device's capabilities say about one IRQ index. */
+export type IrqCapability =
+  | { readonly kind: 'type'; readonly version: number; readonly type: number; readonly subtype: number }
+  | { readonly kind: 'display'; readonly version: number; readonly events: number };
+
+const DEVICE_DECODERS: Record<number, Decoder<Exclude<DeviceCapability, UnknownCapability>>> = {
+  [VFIO_DEVICE_INFO_CAP_IRQ_TYPE]: (view, cap, need) => {
+    need(vfio_device_info_cap_irq_type.size, 'IRQ type');
+    const { index, type, subtype } = decode(vfio_device_info_cap_irq_type, view, cap.offset);
+    return { kind: 'irq-type', version: cap.version, index, type, subtype };
   },
-  [VFIO_IRQ_INFO_CAP_DISPLAY]: (view, cap, need) => {
-    need(vfio_irq_info_cap_display.size, 'display');
-    return { kind: 'display', version: cap.version, events: decode(vfio_irq_info_cap_display, view, cap.offset).events };
+  [VFIO_DEVICE_INFO_CAP_GFX_DISPLAY_IRQ]: (view, cap, need) => {
+    need(vfio_device_info_cap_gfx_display_irq.size, 'display IRQ');
+    const { index, events } = decode(vfio_device_info_cap_gfx_display_irq, view, cap.offset);
+    return { kind: 'display-irq', version: cap.version, index, events };
   },
 };
 
-export function decodeIrqCapabilities(bytes: Uint8Array, first: number, fixedSize: number, what: string): IrqCapability[] {
-  return decodeChain(bytes, first, fixedSize, what, IRQ_DECODERS);
+export function decodeDeviceCapabilities(bytes: Uint8Array, first: number, fixedSize: number, what: string): DeviceCapability[] {
+  return decodeChain(bytes, first, fixedSize, what, DEVICE_DECODERS);
+}
+
+/** The capabilities of IRQ index `index`, from its device's. */
+export function irqCapabilities(device: readonly DeviceCapability[], index: number): IrqCapability[] {
+  const out: IrqCapability[] = [];
+  for (const cap of device) {
+    if (cap.kind === 'irq-type' && cap.index === index) out.push({ kind: 'type', version: cap.version, type: cap.type, subtype: cap.subtype });
+    else if (cap.kind === 'display-irq' && cap.index === index) out.push({ kind: 'display', version: cap.version, events: cap.events });
+  }
+  return out;
 }

@@ -7,8 +7,7 @@ import { native } from '../native.js';
 import { ioctl, pread, pwrite } from '../sys.js';
 import { decode, encode, viewOf } from '../uapi/codec.js';
 import * as v from '../uapi/vfio.js';
-import * as ext from '../uapi/vfio-ext.js';
-import { decodeIrqCapabilities, decodeRegionCapabilities, safeNumber, type IrqCapability, type RegionCapability } from './caps.js';
+import { decodeDeviceCapabilities, decodeRegionCapabilities, irqCapabilities, safeNumber, type DeviceCapability, type IrqCapability, type RegionCapability } from './caps.js';
 import { RemovalWatch } from './removal.js';
 
 /**
@@ -25,6 +24,8 @@ export interface DeviceInfo {
   readonly pci: boolean;
   readonly numRegions: number;
   readonly numIrqs: number;
+  /** Decoded capabilities: the kernel-patches extension's describe device-specific IRQ indexes. */
+  readonly capabilities: readonly DeviceCapability[];
 }
 
 export interface RegionInfo {
@@ -47,7 +48,7 @@ export interface IrqInfo {
   readonly automasked: boolean;
   readonly noresize: boolean;
   readonly count: number;
-  /** Decoded capabilities (type, display), with the kernel-patches extension. */
+  /** What the device's capabilities say of this index (type, display): the kernel-patches extension. */
   readonly capabilities: readonly IrqCapability[];
 }
 
@@ -100,6 +101,10 @@ export class RegionMapping implements Disposable {
     this.unmap();
   }
 }
+
+export type FeatureOp = 'get' | 'set' | 'probe';
+
+const FEATURE_OPS: Record<FeatureOp, number> = { get: v.VFIO_DEVICE_FEATURE_GET, set: v.VFIO_DEVICE_FEATURE_SET, probe: v.VFIO_DEVICE_FEATURE_PROBE };
 
 const ACTIONS: Record<IrqAction, number> = {
   trigger: v.VFIO_IRQ_SET_ACTION_TRIGGER,
@@ -205,18 +210,12 @@ export class VfioDevice implements Disposable {
     return ioctl(this.fd, request, arg, name, `${what} (${this.name})`);
   }
 
+  /** The device's info with its capabilities (asked twice when they do not fit). Cached. */
   info(): DeviceInfo {
     if (this.#info && !this.closed) return this.#info;
-    const bytes = encode(v.vfio_device_info, { argsz: v.vfio_device_info.size });
-    this.ioctl(v.VFIO_DEVICE_GET_INFO, bytes, 'VFIO_DEVICE_GET_INFO', 'get device info');
-    const raw = decode(v.vfio_device_info, viewOf(bytes));
-    this.#info = {
-      flags: raw.flags,
-      reset: (raw.flags & v.VFIO_DEVICE_FLAGS_RESET) !== 0,
-      pci: (raw.flags & v.VFIO_DEVICE_FLAGS_PCI) !== 0,
-      numRegions: raw.num_regions,
-      numIrqs: raw.num_irqs,
-    };
+    const what = 'get device info';
+    const bytes = this.#askInfo(v.VFIO_DEVICE_GET_INFO, 'VFIO_DEVICE_GET_INFO', v.vfio_device_info.size, null, what);
+    this.#info = decodeDeviceInfo(bytes, `${what} (${this.name})`);
     return this.#info;
   }
 
@@ -234,17 +233,17 @@ export class VfioDevice implements Disposable {
   }
 
   /**
-   * GET_REGION_INFO and GET_IRQ_INFO (both: argsz at 0, index at 8). Asks
+   * GET_INFO and GET_REGION_INFO (argsz at 0; the region's index at 8). Asks
    * with the bare struct first — drivers reject an argsz larger than what
    * they fill (6.12 mbochs: EINVAL above 48) — and again with the argsz the
    * kernel reports when capabilities do not fit.
    */
-  #askInfo(request: number, name: string, size: number, index: number, what: string): Uint8Array {
+  #askInfo(request: number, name: string, size: number, index: number | null, what: string): Uint8Array {
     let bytes = new Uint8Array(size);
     const ask = (): void => {
       const view = viewOf(bytes);
       view.setUint32(0, bytes.length, true);
-      view.setUint32(8, index, true);
+      if (index !== null) view.setUint32(8, index, true);
       this.ioctl(request, bytes, name, what);
     };
     ask();
@@ -330,14 +329,13 @@ export class VfioDevice implements Disposable {
     }
   }
 
-  /** An IRQ index's info, with its capabilities where the kernel has the extension. */
+  /** An IRQ index's info, with what the device's capabilities say of it. */
   irq(index: number): IrqInfo {
     checkIndex(index, 'IRQ');
-    this.#ready();
-    const what = `get info of IRQ ${index}`;
-    // Kernels without the extension fill 16 bytes and leave cap_offset 0.
-    const bytes = this.#askInfo(v.VFIO_DEVICE_GET_IRQ_INFO, 'VFIO_DEVICE_GET_IRQ_INFO', ext.vfio_irq_info.size, index, what);
-    return decodeIrqInfo(bytes, index, `${what} (${this.name})`);
+    const { capabilities } = this.info();
+    const bytes = encode(v.vfio_irq_info, { argsz: v.vfio_irq_info.size, index });
+    this.ioctl(v.VFIO_DEVICE_GET_IRQ_INFO, bytes, 'VFIO_DEVICE_GET_IRQ_INFO', `get info of IRQ ${index}`);
+    return decodeIrqInfo(bytes, index, irqCapabilities(capabilities, index));
   }
 
   /** The display change IRQ index (kernel-patches extension), or undefined. */
@@ -386,12 +384,21 @@ export class VfioDevice implements Disposable {
   reset(): void {
     this.ioctl(v.VFIO_DEVICE_RESET, 0, 'VFIO_DEVICE_RESET', 'reset');
   }
+
+  /** VFIO_DEVICE_FEATURE: `op` on feature number `feature` with its `data`, which 'get' fills in. */
+  feature(feature: number, op: FeatureOp, data: Uint8Array, what: string): void {
+    const size = v.vfio_device_feature.size + data.length;
+    const bytes = encode(v.vfio_device_feature, { argsz: size, flags: feature | FEATURE_OPS[op] }, size);
+    bytes.set(data, v.vfio_device_feature.size);
+    this.ioctl(v.VFIO_DEVICE_FEATURE, bytes, 'VFIO_DEVICE_FEATURE', what);
+    if (op === 'get') data.set(bytes.subarray(v.vfio_device_feature.size));
+  }
 }
 
 /**
- * The capabilities of a filled region- or IRQ-info buffer: none without the
- * CAPS flag, else the chain within the argsz the driver reported, which must
- * fit the buffer it was given after asking for it.
+ * The capabilities of a filled device- or region-info buffer: none without
+ * the CAPS flag, else the chain within the argsz the driver reported, which
+ * must fit the buffer it was given after asking for it.
  */
 function chainOf<T>(
   bytes: Uint8Array,
@@ -423,9 +430,22 @@ export function decodeRegionInfo(bytes: Uint8Array, index: number, what: string)
   };
 }
 
-/** Decodes a filled vfio_irq_info buffer (with the extension's capability chain); RangeError if shorter than the struct. */
-export function decodeIrqInfo(bytes: Uint8Array, index: number, what: string): IrqInfo {
-  const raw = decode(ext.vfio_irq_info, viewOf(bytes));
+/** Decodes a filled vfio_device_info buffer (the struct and its capability chain); RangeError if shorter than the struct. */
+export function decodeDeviceInfo(bytes: Uint8Array, what: string): DeviceInfo {
+  const raw = decode(v.vfio_device_info, viewOf(bytes));
+  return {
+    flags: raw.flags,
+    reset: (raw.flags & v.VFIO_DEVICE_FLAGS_RESET) !== 0,
+    pci: (raw.flags & v.VFIO_DEVICE_FLAGS_PCI) !== 0,
+    numRegions: raw.num_regions,
+    numIrqs: raw.num_irqs,
+    capabilities: chainOf(bytes, raw, v.VFIO_DEVICE_FLAGS_CAPS, v.vfio_device_info.size, what, decodeDeviceCapabilities),
+  };
+}
+
+/** Decodes a filled vfio_irq_info; `capabilities` are what the device's say of the index. */
+export function decodeIrqInfo(bytes: Uint8Array, index: number, capabilities: readonly IrqCapability[]): IrqInfo {
+  const raw = decode(v.vfio_irq_info, viewOf(bytes));
   return {
     index,
     flags: raw.flags,
@@ -434,7 +454,7 @@ export function decodeIrqInfo(bytes: Uint8Array, index: number, what: string): I
     automasked: (raw.flags & v.VFIO_IRQ_INFO_AUTOMASKED) !== 0,
     noresize: (raw.flags & v.VFIO_IRQ_INFO_NORESIZE) !== 0,
     count: raw.count,
-    capabilities: chainOf(bytes, raw, ext.VFIO_IRQ_INFO_FLAG_CAPS, ext.vfio_irq_info.size, what, decodeIrqCapabilities),
+    capabilities,
   };
 }
 

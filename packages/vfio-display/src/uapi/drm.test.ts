@@ -30,6 +30,10 @@ test('DRM ioctl numbers', () => {
     DRM_IOCTL_MODE_ATOMIC: 0xc03864bc,
     DRM_IOCTL_MODE_CREATEPROPBLOB: 0xc01064bd,
     DRM_IOCTL_MODE_DESTROYPROPBLOB: 0xc00464be,
+    DRM_IOCTL_MODE_CREATE_LEASE: 0xc01864c6,
+    DRM_IOCTL_MODE_LIST_LESSEES: 0xc01064c7,
+    DRM_IOCTL_MODE_GET_LEASE: 0xc01064c8,
+    DRM_IOCTL_MODE_REVOKE_LEASE: 0xc00464c9,
     DRM_IOCTL_MODE_CLOSEFB: 0xc00864d0,
   };
   const actual = Object.fromEntries(Object.entries(d).filter(([name]) => name.startsWith('DRM_IOCTL_') && name !== 'DRM_IOCTL_BASE'));

@@ -269,6 +269,22 @@ export const drm_mode_fb_cmd2 = layout('drm_mode_fb_cmd2', 104, {
 });
 export const drm_mode_closefb = layout('drm_mode_closefb', 8, { fb_id: u32(0), pad: u32(4) });
 
+/** O_CLOEXEC, as DRM ioctls that return an fd take it in their flags. */
+export const DRM_CLOEXEC = 0o2000000;
+/** A lease of `object_count` object ids (at the pointer object_ids) to a new lessee file, returned in `fd`. */
+export const drm_mode_create_lease = layout('drm_mode_create_lease', 24, {
+  object_ids: u64(0),
+  object_count: u32(8),
+  flags: u32(12),
+  lessee_id: u32(16),
+  fd: u32(20),
+});
+/** The lessor's lessees: count_lessees ids at the pointer lessees_ptr. */
+export const drm_mode_list_lessees = layout('drm_mode_list_lessees', 16, { count_lessees: u32(0), pad: u32(4), lessees_ptr: u64(8) });
+/** The objects a lessee file may use: count_objects ids at the pointer objects_ptr. */
+export const drm_mode_get_lease = layout('drm_mode_get_lease', 16, { count_objects: u32(0), pad: u32(4), objects_ptr: u64(8) });
+export const drm_mode_revoke_lease = layout('drm_mode_revoke_lease', 4, { lessee_id: u32(0) });
+
 export const drm_mode_create_dumb = layout('drm_mode_create_dumb', 32, {
   height: u32(0),
   width: u32(4),
@@ -348,5 +364,9 @@ export const DRM_IOCTL_MODE_OBJ_GETPROPERTIES = iowr(D, 0xb9, drm_mode_obj_get_p
 export const DRM_IOCTL_MODE_ATOMIC = iowr(D, 0xbc, drm_mode_atomic.size);
 export const DRM_IOCTL_MODE_CREATEPROPBLOB = iowr(D, 0xbd, drm_mode_create_blob.size);
 export const DRM_IOCTL_MODE_DESTROYPROPBLOB = iowr(D, 0xbe, drm_mode_destroy_blob.size);
+export const DRM_IOCTL_MODE_CREATE_LEASE = iowr(D, 0xc6, drm_mode_create_lease.size);
+export const DRM_IOCTL_MODE_LIST_LESSEES = iowr(D, 0xc7, drm_mode_list_lessees.size);
+export const DRM_IOCTL_MODE_GET_LEASE = iowr(D, 0xc8, drm_mode_get_lease.size);
+export const DRM_IOCTL_MODE_REVOKE_LEASE = iowr(D, 0xc9, drm_mode_revoke_lease.size);
 /** Linux 6.8+: removes the fb id without turning off the planes that show it. */
 export const DRM_IOCTL_MODE_CLOSEFB = iowr(D, 0xd0, drm_mode_closefb.size);

@@ -30,6 +30,7 @@ export const VFIO_DEVICE_GET_GFX_DMABUF = io(VFIO_TYPE, VFIO_BASE + 15);
 export const VFIO_DEVICE_BIND_IOMMUFD = io(VFIO_TYPE, VFIO_BASE + 18);
 export const VFIO_DEVICE_ATTACH_IOMMUFD_PT = io(VFIO_TYPE, VFIO_BASE + 19);
 export const VFIO_DEVICE_DETACH_IOMMUFD_PT = io(VFIO_TYPE, VFIO_BASE + 20);
+export const VFIO_DEVICE_FEATURE = io(VFIO_TYPE, VFIO_BASE + 17);
 
 export const vfio_group_status = layout('vfio_group_status', 8, { argsz: u32(0), flags: u32(4) });
 export const VFIO_GROUP_FLAGS_VIABLE = 1 << 0;
@@ -156,6 +157,13 @@ export const vfio_device_gfx_plane_info = layout('vfio_device_gfx_plane_info', 6
 export const VFIO_GFX_PLANE_TYPE_PROBE = 1 << 0;
 export const VFIO_GFX_PLANE_TYPE_DMABUF = 1 << 1;
 export const VFIO_GFX_PLANE_TYPE_REGION = 1 << 2;
+
+/** Header of VFIO_DEVICE_FEATURE; the feature's data follows at 8. */
+export const vfio_device_feature = layout('vfio_device_feature', 8, { argsz: u32(0), flags: u32(4) });
+export const VFIO_DEVICE_FEATURE_MASK = 0xffff;
+export const VFIO_DEVICE_FEATURE_GET = 1 << 16;
+export const VFIO_DEVICE_FEATURE_SET = 1 << 17;
+export const VFIO_DEVICE_FEATURE_PROBE = 1 << 18;
 
 export const vfio_device_bind_iommufd = layout('vfio_device_bind_iommufd', 16, {
   argsz: u32(0),
