@@ -273,7 +273,7 @@ async function serveDisplay(display: Display, options: ServeOptions, signal: Abo
       using card = openCard(options.flip);
       const flip = directFlip(display, card, { signal, fit: options.fit, connectorId: connectorId(card, options.connector) });
       const o = flip.output;
-      note(`direct flip onto ${card.path} (${card.driver.name}): ${o.connectorName}, CRTC ${o.crtcId}, plane ${o.planeId}${flip.stats.drmFb ? ', through the vGPU\'s own framebuffer (DRM_FB)' : ''}`);
+      note(`direct flip onto ${card.path} (${card.driver.name}): ${o.connectorName}, CRTC ${o.crtcId}, plane ${o.planeId}, ${flip.stats.flipper === 'kernel' ? 'each guest flip committed by the kernel (a lease of the CRTC and plane)' : 'each guest flip committed by this helper'}`);
       let stats: Stats | undefined;
       try {
         for await (const frame of flip) {
@@ -284,7 +284,8 @@ async function serveDisplay(display: Display, options: ServeOptions, signal: Abo
         if (options.stats) {
           stats?.summary();
           const s = flip.stats;
-          console.log(`flip: ${s.frames} frames, ${s.dropped} dropped, ${s.modesets} modesets, latency p50 ${s.latency.p50Ms.toFixed(1)} ms p99 ${s.latency.p99Ms.toFixed(1)} ms`);
+          const how = s.kernel ? `by the kernel, ${s.kernel.state}, flip_seq ${s.kernel.flipSeq}` : `latency p50 ${s.latency.p50Ms.toFixed(1)} ms p99 ${s.latency.p99Ms.toFixed(1)} ms`;
+          console.log(`flip: ${s.frames} frames, ${s.dropped} dropped, ${s.modesets} modesets, ${how}`);
         }
       }
     } else if (options.stats) {

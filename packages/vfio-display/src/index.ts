@@ -23,11 +23,12 @@ export { displayChangeSchema, planeInfoSchema, type DisplayChangeJson, type Json
 export { planesReportSchema, watchLineSchema, type PlanesReport, type PlanesReportJson, type WatchLine, type WatchLineJson } from './cli/schemas.js';
 export { Dmabuf, DmabufMapping, type CpuAccess, type DmabufPlane } from './display/dmabuf.js';
 export { EdidRegion, type EdidLimits, type LinkState } from './display/edid.js';
+export { KernelFlip, type AssignedPlacement, type KernelFlipPlacement, type KernelFlipState, type KernelFlipStatus } from './display/kernel-flip.js';
 export { cvtReducedBlanking, generateEdid, parseMode, type DetailedTiming, type DisplayMode, type EdidOptions } from './display/edid-generator.js';
 export type { DrmFbPlane, PlaneInfo, PlaneMode, PlaneType, QueryMode } from './display/plane.js';
 export type { RegionPlane } from './display/region.js';
-export { VfioDevice, RegionMapping, type DeviceInfo, type IrqAction, type IrqInfo, type OpenedVia, type RegionInfo, type SetIrqsRequest } from './device/device.js';
-export type { IrqCapability, RegionCapability, SparseMmapArea, UnknownCapability } from './device/caps.js';
+export { VfioDevice, RegionMapping, type DeviceInfo, type FeatureOp, type IrqAction, type IrqInfo, type OpenedVia, type RegionInfo, type SetIrqsRequest } from './device/device.js';
+export type { DeviceCapability, IrqCapability, RegionCapability, SparseMmapArea, UnknownCapability } from './device/caps.js';
 export {
   DeviceHandover,
   HANDOVER_CHILD_FDS,
@@ -62,6 +63,7 @@ export {
 export { AtomicRequest, OutFence, fromFixed16, toFixed16, type CrtcUpdate, type PlaneUpdate, type Rect } from './kms/atomic.js';
 export type { FlipEvent } from './kms/events.js';
 export { DumbBuffer, Framebuffer, type DumbBufferOptions, type FramebufferLayout } from './kms/framebuffer.js';
+export { Lease } from './kms/lease.js';
 export { chooseMode, decodeModeInfo, encodeModeInfo, refreshRate, type ModeInfo, type ModeRequest } from './kms/mode.js';
 export { Properties, PropertyBlob, bitmaskNames, decodeInFormats, enumName, type PropertyInfo, type PropertyKind } from './kms/properties.js';
 export { WritebackCapture, attachWriteback } from './kms/writeback.js';

@@ -16,6 +16,7 @@ const frame: FlipFrame = {
   dropped: 0,
   seenAt: 0n,
   completedAt: 0n,
+  kernel: null,
 };
 
 test('placement in words; the same for every flip of one mode', () => {
@@ -26,8 +27,13 @@ test('placement in words; the same for every flip of one mode', () => {
 
 test('stats in one line', () => {
   const latency = { count: 3, minMs: 1, meanMs: 2, p50Ms: 1.96, p90Ms: 3, p99Ms: 4.04, maxMs: 5, buckets: [] };
-  assert.equal(flipStatus({ source: 'event', frames: 3, dropped: 1, modesets: 1, imports: 2, drmFb: false, kernelFlips: 0, latency }, 59.94), 'event: 59.9 fps, 3 frames, 1 dropped, 1 modesets, 2 imports, latency p50 2.0 ms, p99 4.0 ms');
-  assert.match(flipStatus({ source: null, frames: 0, dropped: 0, modesets: 0, imports: 0, drmFb: false, kernelFlips: 0, latency }, 0), /^starting: 0\.0 fps, 0 frames/);
-  assert.match(flipStatus({ source: 'event', frames: 1, dropped: 0, modesets: 1, imports: 0, drmFb: true, kernelFlips: 41, latency }), /, DRM_FB: 41 flips by the driver$/);
-  assert.match(flipStatus({ source: 'timer', frames: 9, dropped: 0, modesets: 0, imports: 1, drmFb: false, kernelFlips: 0, latency }), /^timer: 9 frames, 0 dropped/);
+  const base = { source: 'event', flipper: 'userspace', frames: 3, dropped: 1, modesets: 1, imports: 2, kernel: null, latency } as const;
+  assert.equal(flipStatus(base, 59.94), 'event: 59.9 fps, 3 frames, 1 dropped, 1 modesets, 2 imports, latency p50 2.0 ms, p99 4.0 ms');
+  assert.match(flipStatus({ ...base, source: null, frames: 0, dropped: 0, imports: 0 }, 0), /^starting: 0\.0 fps, 0 frames/);
+  assert.match(flipStatus({ ...base, source: 'timer', frames: 9, dropped: 0 }), /^timer: 9 frames, 0 dropped/);
+  const kernel = { state: 'refused', error: 'EINVAL', flipSeq: 42n, vblankSeq: 1000n, vblankNs: 0n, commits: 41n, skipped: 2n } as const;
+  assert.equal(
+    flipStatus({ ...base, flipper: 'kernel', frames: 41, dropped: 2, imports: 0, kernel }, 60),
+    'kernel flips: 60.0 fps, 41 frames, 2 dropped, 1 modesets, refused (EINVAL), flip_seq 42, host vblank 1000',
+  );
 });

@@ -1,6 +1,8 @@
 // vfio-display flip <dev> --drm /dev/dri/cardN: the guest's framebuffer on
-// a host display, zero-copy, flip for flip (directFlip), with live stats.
-// Ctrl-C (or --duration) ends it: the host planes are turned off, status 0.
+// a host display, zero-copy, flip for flip (directFlip), with live stats:
+// committed by the kernel where it can (kernel-patches), else by this
+// process. Ctrl-C (or --duration) ends it: the host planes are turned off,
+// status 0.
 import { NotFoundError } from '../errors.js';
 import { directFlip, type DirectFlipOptions, type DirectFlipStats, type FlipFrame } from '../flip/direct-flip.js';
 import { openCard, type Card } from '../kms/card.js';
@@ -23,6 +25,7 @@ interface FlipArgs {
   source?: SourceChoice | undefined;
   interval?: number | undefined;
   duration?: number | undefined;
+  kernel?: 'auto' | 'yes' | 'no' | undefined;
 }
 
 /** A connector given by id or by name (e.g. "HDMI-A-1", "Virtual-1"). */
@@ -35,8 +38,12 @@ function connectorId(card: Card, given: string): number {
 
 /** The stats in one line; `fps` while running (not in the summary at the end). */
 export function flipStatus(stats: DirectFlipStats, fps?: number): string {
+  const rate = fps === undefined ? '' : `${fps.toFixed(1)} fps, `;
+  const counts = `${stats.frames} frames, ${stats.dropped} dropped, ${stats.modesets} modesets`;
+  const k = stats.kernel;
+  if (k) return `kernel flips: ${rate}${counts}, ${k.state}${k.error ? ` (${k.error})` : ''}, flip_seq ${k.flipSeq}, host vblank ${k.vblankSeq}`;
   const l = stats.latency;
-  return `${stats.source ?? 'starting'}: ${fps === undefined ? '' : `${fps.toFixed(1)} fps, `}${stats.frames} frames, ${stats.dropped} dropped, ${stats.modesets} modesets, ${stats.imports} imports, latency p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms${stats.drmFb ? `, DRM_FB: ${stats.kernelFlips} flips by the driver` : ''}`;
+  return `${stats.source ?? 'starting'}: ${rate}${counts}, ${stats.imports} imports, latency p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms`;
 }
 
 /** Where the guest's frames go, in words: the same until its mode or placement changes. */
@@ -59,10 +66,12 @@ export const flip: Command<FlipArgs> = {
     'cursor-plane': { type: 'string', value: 'ID|none', help: "the host plane for the guest's cursor (default: the CRTC's cursor plane)" },
     fit: { type: 'string', value: 'auto|modeset|center|scale|stretch', help: 'how a guest mode is shown (auto: a modeset where the connector has the mode, else scaled or centred)' },
     ...SOURCE_OPTIONS,
+    kernel: { type: 'string', value: 'auto|yes|no', help: 'who commits each guest flip: the kernel, with no wake-up of this process (kernel-patches: direct flips to a DRM lease), or this process (auto: the kernel where it can)' },
     duration: { type: 'string', value: 'S', help: 'stop after S seconds (default: run until Ctrl-C)' },
   },
   notes: [
     'Needs dma-buf planes (mbochs, GVT-g) and a host card that imports dma-bufs; the guest buffers are imported once each and never copied. The status line shows frames shown, guest frames dropped (newest wins), modesets, imports and the latency from a change to its flip.',
+    "With kernel flips the CRTC and plane are leased to the vGPU and the kernel commits every guest flip; this process wakes up only for the guest's mode changes and the status line, and shows the kernel's account (frames, state, flip_seq, host vblank).",
   ],
   schema: (z) => {
     const id = intWord(z, 1, 0xffffffff);
@@ -76,6 +85,7 @@ export const flip: Command<FlipArgs> = {
       fit: z.enum(['auto', 'modeset', 'center', 'scale', 'stretch']).optional(),
       ...sourceSchema(z),
       duration: intWord(z, 1, 31_536_000).optional(),
+      kernel: z.enum(['auto', 'yes', 'no']).optional(),
     });
   },
   async run(args, io) {
@@ -93,19 +103,27 @@ export const flip: Command<FlipArgs> = {
       changes: source,
       periodMs: interval,
       signal,
+      kernel: args.kernel === undefined || args.kernel === 'auto' ? 'auto' : args.kernel === 'yes',
     });
     const o = session.output;
-    println(io.stdout, `flipping ${devName(dev)} onto ${card.path} (${card.driver.name}): connector ${o.connectorName}, CRTC ${o.crtcId}, plane ${o.planeId}${o.cursorPlaneId === null ? '' : `, cursor plane ${o.cursorPlaneId}`}`);
+    const byKernel = session.stats.flipper === 'kernel';
+    const cursor = o.cursorPlaneId === null || byKernel ? '' : `, cursor plane ${o.cursorPlaneId}`;
+    println(io.stdout, `flipping ${devName(dev)} onto ${card.path} (${card.driver.name}): connector ${o.connectorName}, CRTC ${o.crtcId}, plane ${o.planeId}${cursor}`);
+    if (byKernel) println(io.stdout, 'kernel flips: the CRTC and plane are leased to the vGPU, and the kernel commits each guest flip');
     const status = new StatusLine(io.stdout);
     const rate = new RateMeter();
+    let shown = 0;
     const show = (): void => {
-      status.update(flipStatus(session.stats, rate.rate(process.hrtime.bigint())));
+      const stats = session.stats;
+      // Kernel flips are not seen one by one here: count what the kernel reports.
+      for (const now = process.hrtime.bigint(); byKernel && shown < stats.frames; shown++) rate.add(now);
+      status.update(flipStatus(stats, rate.rate(process.hrtime.bigint())));
     };
     const ticker = status.live ? setInterval(show, 1000).unref() : undefined;
     let lastPlacement = '';
     try {
       for await (const frame of session) {
-        rate.add(frame.completedAt);
+        if (!byKernel) rate.add(frame.completedAt);
         if (frame.seq === 1) status.line(sourceText(frame.source, source, interval));
         const placement = placementText(frame);
         if (frame.modeset || placement !== lastPlacement) status.line(`${placement}${frame.modeset ? ' (modeset)' : ''}`);

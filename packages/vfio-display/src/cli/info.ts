@@ -46,8 +46,6 @@ export function irqCapText(cap: IrqCapability): string {
       return `type ${cap.type === x.VFIO_IRQ_TYPE_GFX && cap.subtype === x.VFIO_IRQ_SUBTYPE_GFX_DISPLAY ? 'gfx/display' : `${cap.type}/${cap.subtype}`}`;
     case 'display':
       return `display events: ${DISPLAY_EVENTS.filter(([bit]) => (cap.events & bit) !== 0).map(([, name]) => name).join(' ') || 'none'}`;
-    case 'unknown':
-      return `capability ${cap.id} v${cap.version}`;
   }
 }
 
@@ -99,7 +97,7 @@ function printDisplay(out: Output, device: VfioDevice): void {
     `  change events: ${irq ? `yes, IRQ index ${irq.index} (${irq.count} IRQs)` : 'no: the device has no display change IRQ (kernel-patches/ adds one to mbochs), so watch and flip poll on a timer'}`,
   );
   println(out, `  extended plane info: ${f.extendedInfo ? 'yes (head, visible origin, flip sequence)' : 'no: the device does not answer VFIO_GFX_PLANE_FLAG_EXT_INFO (kernel-patches/ adds it to mbochs)'}`);
-  println(out, `  DRM framebuffer plane: ${f.drmFb ? "yes: the primary as a framebuffer of the parent GPU's DRM device, flipped by the driver" : 'no (an RFC of kernel-patches/, GVT-g only)'}`);
+  println(out, `  kernel flips: ${f.kernelFlip ? 'yes: the kernel can flip a head to a plane of a host DRM lease itself (vfio-display flip uses them)' : 'no: the kernel lacks VFIO_DEVICE_FEATURE_GFX_DIRECT_FLIP (kernel-patches/ adds it to mbochs and GVT-g)'}`);
   const edid = display.edid;
   if (f.edid && edid) {
     const max = f.edid.maxXres === null || f.edid.maxYres === null ? 'no resolution limit' : `up to ${f.edid.maxXres}x${f.edid.maxYres}`;

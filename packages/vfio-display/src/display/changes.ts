@@ -41,6 +41,12 @@ export interface ChangesOptions {
   readonly mode?: 'auto' | 'event' | 'timer';
   /** Keep the process alive while waiting (default true: the caller is waiting for it). */
   readonly keepAlive?: boolean;
+  /**
+   * Event mode: the kinds of change to wake up for (default all). Where the
+   * kernel signals kinds apart (the display capability), the others get no
+   * eventfd and cost no wake-up: a kernel flip needs only 'mode'.
+   */
+  readonly kinds?: readonly (keyof Omit<EventCounts, 'any'>)[];
 }
 
 export interface ChangeStream extends AsyncGenerator<DisplayChange, void, undefined> {

@@ -2,7 +2,7 @@
 // queries, dma-bufs or region framebuffers, the EDID region, changes.
 import type { VfioDevice } from '../device/device.js';
 import { openDevice, type DeviceTarget, type OpenOptions } from '../device/open.js';
-import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { InvalidArgumentError, UnsupportedError, VfioDisplayError } from '../errors.js';
 import * as ext from '../uapi/vfio-ext.js';
 import type { IrqInfo } from '../device/device.js';
 import { eventChanges } from './events.js';
@@ -13,6 +13,7 @@ import { DmabufCache, type Dmabuf, type DmabufPlane } from './dmabuf.js';
 import { EdidRegion, type EdidLimits } from './edid.js';
 import { generateEdid, parseMode, type DisplayMode, type EdidOptions } from './edid-generator.js';
 import { PlaneQuery, checkPlaneType, type DrmFbPlane, type PlaneInfo, type PlaneMode, type PlaneType } from './plane.js';
+import { KernelFlip, type KernelFlipPlacement } from './kernel-flip.js';
 import { RegionFramebuffer, type RegionPlane } from './region.js';
 
 export interface DisplayFeatures {
@@ -27,11 +28,10 @@ export interface DisplayFeatures {
   /** The display change IRQ index, or null. */
   readonly changeIrq: IrqInfo | null;
   /**
-   * Whether the primary plane is also offered as a framebuffer of the host
-   * DRM device that owns the vGPU (VFIO_GFX_PLANE_TYPE_DRM_FB, kernel-patches
-   * RFC, GVT-g): attached to a host plane once, it follows the guest's flips.
+   * Whether the kernel can show a head on a plane of a host DRM lease and
+   * flip it there itself (kernelFlip(); kernel-patches: mbochs, GVT-g).
    */
-  readonly drmFb: boolean;
+  readonly kernelFlip: boolean;
 }
 
 export interface DisplayOptions {
@@ -46,6 +46,7 @@ const changesOptions = lazySchema((z) =>
     periodMs: z.number().min(1).max(60_000).optional(),
     keepAlive: z.boolean().optional(),
     mode: z.enum(['auto', 'event', 'timer']).optional(),
+    kinds: z.array(z.enum(['primary', 'cursor', 'mode'])).min(1).optional(),
   }),
 );
 
@@ -87,15 +88,18 @@ export class Display implements Disposable {
     this.#framebuffer = new RegionFramebuffer(device);
     const edidRegion = device.findRegion(v.VFIO_REGION_TYPE_GFX, v.VFIO_REGION_SUBTYPE_GFX_EDID);
     this.#edid = edidRegion ? new EdidRegion(device, edidRegion) : null;
-    this.#planes.extended = this.#planes.probe(planes, true);
     const changeIrq = device.findIrq(ext.VFIO_IRQ_TYPE_GFX, ext.VFIO_IRQ_SUBTYPE_GFX_DISPLAY) ?? null;
+    // The plane flags of the extension are not upstream's: trusted only
+    // where the device also describes the extension's display change IRQ,
+    // so a kernel that gave those bits another meaning is not misread.
+    this.#planes.extended = changeIrq !== null && this.#planes.probe(planes, true);
     this.features = {
       planes,
       edid: this.#edid?.limits() ?? null,
       changeEvents: changeIrq !== null,
       extendedInfo: this.#planes.extended,
       changeIrq,
-      drmFb: planes === 'dmabuf' && this.#planes.probe('drm-fb'),
+      kernelFlip: changeIrq !== null && planes === 'dmabuf' && this.#planes.probe('drm-fb'),
     };
     device.removal.addEventListener('abort', this.#onRemoval, { once: true });
   }
@@ -123,19 +127,54 @@ export class Display implements Disposable {
     return this.#planes.query(this.features.planes, type, head);
   }
 
+  #requireKernelFlip(): void {
+    if (!this.features.kernelFlip) {
+      throw new UnsupportedError(`${this.device.name} cannot flip its display to a host DRM lease itself: the kernel lacks VFIO_DEVICE_FEATURE_GFX_DIRECT_FLIP (kernel-patches/)`, {
+        code: 'ERR_VFIO_NO_KERNEL_FLIP',
+      });
+    }
+  }
+
   /**
-   * The primary plane of `head` as a host DRM framebuffer id (features.drmFb),
-   * or null while it is disabled. The id belongs to the DRM card of the
-   * vGPU's parent (drmCardOfParent()); after a MODE change the next query may
-   * answer another id, and the old one is then no longer valid.
+   * Shows head `placement.head`'s primary plane on a plane of a host DRM
+   * lease (`lease`: the lessee's fd, borrowed; see Card.createLease(), which
+   * must hold the CRTC and plane) and lets the kernel flip it there: each
+   * new guest surface is committed in time for the host's next vertical
+   * blank, with no wake-up of this process. Host modesets stay with the
+   * caller (as lessor). The returned object owns the assignment: close()
+   * ends it and takes the guest off the host plane; so does closing the
+   * device. Replaces an earlier assignment of the head.
+   */
+  kernelFlip(lease: number | { readonly fd: number }, placement: KernelFlipPlacement): KernelFlip {
+    this.#requireKernelFlip();
+    return new KernelFlip(this.device, typeof lease === 'number' ? lease : lease.fd, placement);
+  }
+
+  /**
+   * The primary plane of an assigned head (kernelFlip()) as the host
+   * framebuffer the kernel commits for its current surface, which a tool may
+   * also put on a plane of its own; null while the plane is disabled. The id
+   * belongs to the leased DRM device, names an immutable framebuffer of that
+   * one surface, and lasts while the kernel keeps it or a plane shows it.
    */
   queryDrmFb(options: { head?: number } = {}): DrmFbPlane | null {
-    if (!this.features.drmFb) {
-      throw new UnsupportedError(`${this.device.name} offers no DRM framebuffer planes (VFIO_GFX_PLANE_TYPE_DRM_FB: the kernel-patches RFC, GVT-g only)`, { code: 'ERR_VFIO_NO_DRM_FB' });
-    }
+    this.#requireKernelFlip();
     const { head = 0 } = options;
     checkHead(head);
-    return this.#planes.query('drm-fb', 'primary', head);
+    try {
+      return this.#planes.query('drm-fb', 'primary', head);
+    } catch (err) {
+      if (err instanceof VfioDisplayError && err.code === 'ENXIO') {
+        throw new InvalidArgumentError(`head ${head} of ${this.device.name} is not assigned to a host DRM lease (kernelFlip()): it has no host framebuffer`, {
+          code: 'ERR_VFIO_NOT_ASSIGNED',
+          errno: err.errno,
+          syscall: err.syscall,
+          ioctl: err.ioctl,
+          cause: err,
+        });
+      }
+      throw err;
+    }
   }
 
   /** The dma-buf of a dma-buf plane, exported once per buffer and cached (the cache owns it). */

@@ -28,11 +28,12 @@ export async function* eventChanges(
   withCursor: boolean,
   options: ChangesOptions,
 ): AsyncGenerator<DisplayChange> {
-  const { signal, keepAlive = true } = options;
+  const { signal, keepAlive = true, kinds: wanted } = options;
   const kinds = displayIrqKinds(irq);
-  const eventfds = kinds.map((kind, i) => new EventFd(`display change IRQ ${irq.index}.${i} (${kind})`));
+  // IRQs of kinds the caller does not want get no eventfd, so they wake nobody.
+  const eventfds = kinds.map((kind, i) => (wanted === undefined || kind === 'any' || wanted.includes(kind) ? new EventFd(`display change IRQ ${irq.index}.${i} (${kind})`) : null));
   try {
-    device.setIrqs({ index: irq.index, action: 'trigger', data: eventfds });
+    device.setIrqs({ index: irq.index, action: 'trigger', data: eventfds.map((efd) => efd ?? -1) });
     // Masks outlive streams (kernel-patches' mbochs keeps them until the device is
     // closed): one left by pauseChanges() or by another holder of the device
     // fd would silence this stream for good.
@@ -67,12 +68,12 @@ export async function* eventChanges(
         // The device may be going away (hot-unplug); the eventfds close below either way.
       }
     }
-    for (const efd of eventfds) efd.close();
+    for (const efd of eventfds) efd?.close();
   }
 }
 
 /** Waits until one eventfd fires, then reads (and resets) them all. */
-async function waitAny(eventfds: EventFd[], kinds: (keyof EventCounts | 'any')[], signal: AbortSignal | undefined, keepAlive: boolean): Promise<EventCounts> {
+async function waitAny(eventfds: (EventFd | null)[], kinds: (keyof EventCounts | 'any')[], signal: AbortSignal | undefined, keepAlive: boolean): Promise<EventCounts> {
   signal?.throwIfAborted();
   const round = new AbortController();
   const onAbort = (): void => {
@@ -80,14 +81,14 @@ async function waitAny(eventfds: EventFd[], kinds: (keyof EventCounts | 'any')[]
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await Promise.race(eventfds.map((efd) => efd.wait({ signal: round.signal, keepAlive })));
+    await Promise.race(eventfds.flatMap((efd) => (efd ? [efd.wait({ signal: round.signal, keepAlive })] : [])));
   } finally {
     signal?.removeEventListener('abort', onAbort);
     round.abort();
   }
   const counts: EventCounts = { primary: 0, cursor: 0, mode: 0, any: 0 };
   eventfds.forEach((efd, i) => {
-    counts[kinds[i] ?? 'any'] += Number(efd.read());
+    if (efd) counts[kinds[i] ?? 'any'] += Number(efd.read());
   });
   return counts;
 }

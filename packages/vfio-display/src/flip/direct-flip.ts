@@ -5,24 +5,25 @@
 // every change re-queries the planes after the previous commit completed.
 // A new guest mode means a modeset where the connector has that mode, else
 // scaling or centring on the current one, as the host plane allows.
-// Where the vGPU offers its primary as a host framebuffer (DRM_FB, GVT-g),
-// that framebuffer is committed once per guest mode and the driver flips it.
-import { realpathSync } from 'node:fs';
+// Where the kernel can flip the guest itself (kernel-patches: direct flips to
+// a DRM lease), this process leases the CRTC and plane to the vGPU once and
+// wakes up only for guest mode changes; the kernel commits every flip.
 import type { Display } from '../display/display.js';
 import type { ChangeSource, DisplayChange } from '../display/changes.js';
 import type { Dmabuf } from '../display/dmabuf.js';
-import type { DrmFbPlane, PlaneInfo } from '../display/plane.js';
-import { drmCardOfParent } from '../device/mdev.js';
+import type { KernelFlip, KernelFlipStatus } from '../display/kernel-flip.js';
+import type { PlaneInfo } from '../display/plane.js';
 import { AtomicCommitError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../errors.js';
 import type { AtomicRequest } from '../kms/atomic.js';
-import { planeSupports, type Card, type Connector } from '../kms/card.js';
+import { planeSupports, type Card, type CommitCompletion, type Connector } from '../kms/card.js';
 import type { Framebuffer } from '../kms/framebuffer.js';
+import type { Lease } from '../kms/lease.js';
 import { chooseMode, isPreferred, type ModeInfo } from '../kms/mode.js';
 import type { PropertyBlob } from '../kms/properties.js';
 import { fourccString, modifierName } from '../uapi/drm_fourcc.js';
 import { abortSignal, lazySchema, parse } from '../validate.js';
 import { LatencyHistogram, type LatencySummary } from './latency.js';
-import { isUnscaled, placeCursor, placePlane, type Fit, type GuestGeometry, type Placement } from './placement.js';
+import { hostFramebuffer, isUnscaled, placeCursor, placePlane, type Fit, type GuestGeometry, type Placement } from './placement.js';
 
 export interface DirectFlipOptions {
   /** The connector to show the guest on; default: the first connected one that is not writeback. */
@@ -47,15 +48,21 @@ export interface DirectFlipOptions {
   readonly signal?: AbortSignal | undefined;
   /** Called with each commit before it is issued, e.g. to add a writeback capture. */
   readonly beforeCommit?: ((request: AtomicRequest, frame: { readonly seq: number; readonly primary: PlaneInfo | null }) => void) | undefined;
-  /** Leave the last frame on screen when the flip ends (default: the planes are turned off), unless the vGPU was removed. */
+  /**
+   * Leave the last frame on screen when the flip ends (default: the planes
+   * are turned off), unless the vGPU was removed. Userspace flips only: the
+   * kernel takes its framebuffers, and so the guest, off the plane when a
+   * kernel flip ends.
+   */
   readonly keepOnScreen?: boolean | undefined;
   /**
-   * Show the primary through the vGPU's own host framebuffer (DRM_FB plane
-   * type, kernel-patches RFC, GVT-g): committed once per guest mode, flipped
-   * by the driver. 'auto' (default): where the display offers it and `card`
-   * is the vGPU's parent GPU; true: required.
+   * Let the kernel flip the guest (kernel-patches: Display.kernelFlip()):
+   * the CRTC and plane are leased to the vGPU once, every guest flip is
+   * committed by the kernel, and this process wakes up only for guest mode
+   * changes. 'auto' (default): where the display offers it; true: required.
+   * The guest cursor is not shown this way.
    */
-  readonly drmFb?: 'auto' | boolean | undefined;
+  readonly kernel?: 'auto' | boolean | undefined;
 }
 
 const optionsSchema = lazySchema((z) => {
@@ -71,11 +78,15 @@ const optionsSchema = lazySchema((z) => {
     signal: abortSignal(z).optional(),
     beforeCommit: z.custom<NonNullable<DirectFlipOptions['beforeCommit']>>((v) => typeof v === 'function', 'expected a function').optional(),
     keepOnScreen: z.boolean().optional(),
-    drmFb: z.union([z.literal('auto'), z.boolean()]).optional(),
+    kernel: z.union([z.literal('auto'), z.boolean()]).optional(),
   });
 });
 
-/** One guest frame shown on the host. */
+/**
+ * One guest frame shown on the host by a commit of this process: every
+ * frame with userspace flips; with kernel flips, the first frame and each
+ * guest mode change (the kernel shows the rest: see `kernel`).
+ */
 export interface FlipFrame {
   /** Counts the commits, from 1. */
   readonly seq: number;
@@ -89,24 +100,28 @@ export interface FlipFrame {
   readonly modeset: boolean;
   /** Guest frames since the previous one that were never shown (newest wins). */
   readonly dropped: number;
-  /** When the change was seen, and when the host flipped to it (CLOCK_MONOTONIC ns). */
+  /** When the change was seen, and when the host flipped to it (CLOCK_MONOTONIC ns); kernel flips: when the kernel was given it. */
   readonly seenAt: bigint;
   readonly completedAt: bigint;
+  /** Kernel flips: what the kernel reports once it has the guest. */
+  readonly kernel: KernelFlipStatus | null;
 }
 
 export interface DirectFlipStats {
   /** 'event' or 'timer' once running. */
   readonly source: ChangeSource | null;
+  /** 'kernel' where the kernel commits the guest's flips (kernel option), else 'userspace'. */
+  readonly flipper: 'kernel' | 'userspace';
+  /** Guest frames shown: this process's commits, or with kernel flips the kernel's. */
   readonly frames: number;
+  /** Guest frames never shown because a newer one came first: by flip_seq, or the kernel's count. */
   readonly dropped: number;
   readonly modesets: number;
-  /** Framebuffers imported (one per guest buffer while it is in use). */
+  /** Framebuffers this process imported (one per guest buffer while it is in use; none with kernel flips). */
   readonly imports: number;
-  /** Whether the primary is the vGPU's own host framebuffer (DRM_FB), flipped by the driver. */
-  readonly drmFb: boolean;
-  /** DRM_FB: guest flips the driver showed without a commit (not counted in frames). */
-  readonly kernelFlips: number;
-  /** From the change being seen to the commit's completion event. */
+  /** Kernel flips: the kernel's account (read from it when stats are read, kept when the flip ends). */
+  readonly kernel: KernelFlipStatus | null;
+  /** Userspace flips: from the change being seen to the commit's completion event. */
   readonly latency: LatencySummary;
 }
 
@@ -123,28 +138,13 @@ const isDmabufPlane = (p: PlaneInfo | null): p is Extract<PlaneInfo, { mode: 'dm
 /** The guest geometry that needs a new placement when it changes. */
 const geometryKey = (p: GuestGeometry): string => `${p.width}x${p.height}+${p.srcX ?? 0}+${p.srcY ?? 0}`;
 
-/** Whether to show the primary through the vGPU's DRM_FB framebuffer (see DirectFlipOptions.drmFb). */
-function useDrmFb(display: Display, card: Card, wanted: 'auto' | boolean): boolean {
+/** Whether to let the kernel flip (see DirectFlipOptions.kernel). */
+function useKernel(display: Display, card: Card, wanted: 'auto' | boolean): boolean {
   if (wanted === false) return false;
-  let parentCard: string | null = null;
-  if (display.features.drmFb) {
-    try {
-      parentCard = drmCardOfParent(display.device.name);
-    } catch (err) {
-      // A device not opened by its mdev UUID: its parent is unknown.
-      if (!(err instanceof InvalidArgumentError || err instanceof NotFoundError)) throw err;
-    }
+  if (wanted === true && !display.features.kernelFlip) {
+    throw new UnsupportedError(`${display.device.name} cannot be flipped by the kernel: it lacks VFIO_DEVICE_FEATURE_GFX_DIRECT_FLIP (kernel-patches/)`, { code: 'ERR_VFIO_NO_KERNEL_FLIP' });
   }
-  const same = parentCard !== null && realpathSync(parentCard) === realpathSync(card.path);
-  if (wanted === true && !same) {
-    throw new UnsupportedError(
-      display.features.drmFb
-        ? `the DRM framebuffers of ${display.device.name} belong to ${parentCard ?? 'its parent GPU (unknown: open the vGPU by its mdev UUID)'}, not ${card.path}`
-        : `${display.device.name} offers no DRM framebuffer planes (VFIO_GFX_PLANE_TYPE_DRM_FB: the kernel-patches RFC, GVT-g only)`,
-      { code: 'ERR_VFIO_NO_DRM_FB' },
-    );
-  }
-  return same;
+  return display.features.kernelFlip && card.caps.primeImport;
 }
 
 function pickOutput(card: Card, options: DirectFlipOptions): Output {
@@ -175,14 +175,29 @@ function pickOutput(card: Card, options: DirectFlipOptions): Output {
   return { connector, crtcId, planeId, cursorPlaneId };
 }
 
+/** A change of the host mode: the blob, and what puts it in a request. */
+interface ModeChange {
+  readonly blob: PropertyBlob;
+  readonly mode: ModeInfo;
+  readonly apply: (request: AtomicRequest) => void;
+}
+
+/** Where the primary goes for a guest geometry (`key`), and the mode change it needs. */
+interface Placed {
+  readonly key: string;
+  readonly placement: Placement;
+  readonly change: ModeChange | null;
+}
+
 const sameTiming = (a: ModeInfo, b: ModeInfo): boolean =>
   a.clock === b.clock && a.hdisplay === b.hdisplay && a.vdisplay === b.vdisplay && a.htotal === b.htotal && a.vtotal === b.vtotal && a.flags === b.flags;
 
 /**
  * Shows a display's guest framebuffer on a host card, flip for flip. Iterate
- * it (once) to run it; each item is a frame shown. The display and card are
- * borrowed; the framebuffers it imports are its own and closed when the
- * iteration ends (break, abort, error).
+ * it (once) to run it; each item is a frame this process committed. The
+ * display and card are borrowed; the framebuffers it imports, and with
+ * kernel flips the lease and the assignment, are its own and let go when
+ * the iteration ends (break, abort, error).
  */
 export class DirectFlip implements AsyncIterable<FlipFrame> {
   readonly #display: Display;
@@ -205,10 +220,12 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   #placement: { key: string; placement: Placement } | undefined;
   #lastFlipSeq: bigint | undefined;
   #cursorShown = false;
-  readonly #drmFb: boolean;
-  /** DRM_FB: the framebuffer on the host plane, null until (or while not) shown. */
-  #drmFbPlane: DrmFbPlane | null = null;
-  #kernelFlips = 0;
+  readonly #kernel: boolean;
+  /** Kernel flips: the CRTC and plane leased to the vGPU, and its assignment. */
+  #lease: Lease | undefined;
+  #kernelFlip: KernelFlip | undefined;
+  /** Kernel flips: the kernel's account when the assignment ended. */
+  #kernelStatus: KernelFlipStatus | null = null;
 
   constructor(display: Display, card: Card, options: DirectFlipOptions = {}) {
     this.#options = parse(optionsSchema, options, 'directFlip() options');
@@ -221,7 +238,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     this.#display = display;
     this.#card = card;
     this.#output = pickOutput(card, this.#options);
-    this.#drmFb = useDrmFb(display, card, this.#options.drmFb ?? 'auto');
+    this.#kernel = useKernel(display, card, this.#options.kernel ?? 'auto');
   }
 
   /** The connector, CRTC and planes in use. */
@@ -231,14 +248,15 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   }
 
   get stats(): DirectFlipStats {
+    const kernel = this.#kernelFlip && !this.#kernelFlip.closed ? this.#kernelFlip.status() : this.#kernelStatus;
     return {
       source: this.#source,
-      frames: this.#frames,
-      dropped: this.#dropped,
+      flipper: this.#kernel ? 'kernel' : 'userspace',
+      frames: kernel ? Number(kernel.commits) : this.#frames,
+      dropped: kernel ? Number(kernel.skipped) : this.#dropped,
       modesets: this.#modesets,
       imports: this.#imports,
-      drmFb: this.#drmFb,
-      kernelFlips: this.#kernelFlips,
+      kernel,
       latency: this.#latency.summary(),
     };
   }
@@ -258,12 +276,18 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     if (this.#started) throw new InvalidArgumentError('a DirectFlip runs once: iterate it a single time');
     this.#started = true;
     const { changes: mode = 'auto', periodMs, signal } = this.#options;
-    const stream = this.#display.changes({ mode, keepAlive: true, ...(signal ? { signal } : {}), ...(periodMs === undefined ? {} : { periodMs }) });
+    const stream = this.#display.changes({
+      mode: this.#kernel ? 'event' : mode,
+      keepAlive: true,
+      ...(this.#kernel ? { kinds: ['mode'] as const } : {}),
+      ...(signal ? { signal } : {}),
+      ...(periodMs === undefined ? {} : { periodMs }),
+    });
     this.#source = stream.source;
     let failed = false;
     try {
       for await (const change of stream) {
-        const frame = await this.#show(change);
+        const frame = this.#kernel ? await this.#showByKernel(change) : await this.#show(change);
         if (frame) yield frame;
       }
     } catch (err) {
@@ -304,37 +328,24 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     if (!primary && !this.#mode) return undefined;
     const card = this.#card;
     const { crtcId, planeId, cursorPlaneId } = this.#output;
-    let shown: { readonly fbId: number; readonly plane: PlaneInfo | DrmFbPlane } | null = null;
-    if (primary && this.#drmFb) {
-      // The driver flips its framebuffer itself: only a new mode (or the first frame) needs a commit.
-      const flipOnly = this.#drmFbPlane !== null && !change.changed.mode;
-      if (flipOnly) this.#kernelFlips++;
-      if (flipOnly && !change.changed.cursor) return undefined;
-      if (!flipOnly) this.#drmFbPlane = this.#display.queryDrmFb();
-      if (this.#drmFbPlane) shown = { fbId: this.#drmFbPlane.fbId, plane: this.#drmFbPlane };
-    } else if (primary) {
-      shown = { fbId: this.#framebufferFor(primary).id, plane: primary };
-    }
     const request = card.atomic();
-    let modeset = false;
-    let placement: Placement | null = null;
-    if (shown) {
-      this.#checkFormat(planeId, shown.plane, 'primary');
-      const placed = this.#place(shown.plane, shown.fbId);
-      placement = placed.placement;
-      placed.modeset?.(request);
-      modeset = placed.modeset !== null;
-      request.setPlane(planeId, { fbId: shown.fbId, crtcId, ...placement });
+    let placed: Placed | null = null;
+    if (primary) {
+      this.#checkFormat(planeId, primary, 'primary');
+      const { fb, geometry } = this.#framebufferFor(primary);
+      placed = this.#place(geometry, fb.id);
+      placed.change?.apply(request);
+      request.setPlane(planeId, { fbId: fb.id, crtcId, ...placed.placement });
     } else {
-      this.#drmFbPlane = null;
       // ACTIVE as it is (no modeset) names the CRTC, whose event completes the commit.
       request.disablePlane(planeId).set(crtcId, 'ACTIVE', 1);
     }
+    const placement = placed?.placement ?? null;
     if (cursorPlaneId !== null) {
       if (primary && placement && cursor) {
         this.#checkFormat(cursorPlaneId, cursor, 'cursor');
         const at = placeCursor(cursor, placement, primary);
-        const fb = this.#framebufferFor(cursor);
+        const { fb } = this.#framebufferFor(cursor);
         request.setPlane(cursorPlaneId, { fbId: fb.id, crtcId, src: { x: 0, y: 0, width: cursor.width, height: cursor.height }, crtc: { ...at, width: cursor.width, height: cursor.height } });
         this.#cursorShown = true;
       } else if (this.#cursorShown) {
@@ -344,14 +355,82 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     }
     const seq = this.#frames + 1;
     this.#options.beforeCommit?.(request, { seq, primary });
-    const completion = await card.commit(request, { allowModeset: modeset, signal: this.#options.signal });
+    const modeset = placed?.change != null;
+    const completion = await this.#commitPlaced(request, placed);
     this.#frames = seq;
-    if (modeset) this.#modesets++;
     // The kernel's flip time where it stamps CLOCK_MONOTONIC (as hrtime), else now.
     const completedAt = card.caps.timestampMonotonic && completion.timestampUs > 0 ? BigInt(completion.timestampUs) * 1000n : process.hrtime.bigint();
     this.#latency.record(completedAt - change.seenAt);
     this.#releaseEvicted();
-    return { seq, source: change.source, primary, cursor, placement, modeset, dropped, seenAt: change.seenAt, completedAt };
+    return { seq, source: change.source, primary, cursor, placement, modeset, dropped, seenAt: change.seenAt, completedAt, kernel: null };
+  }
+
+  /**
+   * Kernel flips: only the first frame and guest mode changes get here. The
+   * host mode is set (a commit of this process) where the guest's needs
+   * one, and the head is assigned, or reassigned, to the leased plane with
+   * the new placement: the kernel shows the frames from then on.
+   */
+  async #showByKernel(change: DisplayChange): Promise<FlipFrame | undefined> {
+    const primary = isDmabufPlane(change.primary) ? change.primary : null;
+    // The kernel turns the plane off while the guest's display is off, and
+    // shows the guest again, in the placement it had, when it comes back.
+    if (!primary || (!change.changed.mode && this.#kernelFlip)) return undefined;
+    this.#checkFormat(this.#output.planeId, primary, 'primary');
+    const { crtcId, planeId, connector } = this.#output;
+    const placed = this.#placeForKernel(primary);
+    const modeset = placed.change !== null;
+    if (placed.change) {
+      const request = this.#card.atomic();
+      placed.change.apply(request);
+      this.#options.beforeCommit?.(request, { seq: this.#frames + 1, primary });
+      await this.#commitPlaced(request, placed);
+    }
+    const { crtc } = placed.placement;
+    // Unscaled: the kernel sizes the plane to each guest surface itself.
+    const size = isUnscaled(placed.placement) ? {} : { width: crtc.width, height: crtc.height };
+    const where = { crtcId, planeId, x: crtc.x, y: crtc.y, ...size };
+    this.#lease ??= this.#card.createLease([connector.id, crtcId, planeId]);
+    if (this.#kernelFlip) this.#kernelFlip.reassign(this.#lease.fd, where);
+    else this.#kernelFlip = this.#display.kernelFlip(this.#lease, where);
+    const seq = ++this.#frames;
+    const now = process.hrtime.bigint();
+    return { seq, source: change.source, primary, cursor: null, placement: placed.placement, modeset, dropped: 0, seenAt: change.seenAt, completedAt: now, kernel: this.#kernelFlip.status() };
+  }
+
+  /** Kernel flips: where the guest goes, without a framebuffer of ours to test scaling with. */
+  #placeForKernel(primary: PlaneInfo): Placed {
+    const geometry = { width: primary.width, height: primary.height };
+    const fit = this.#options.fit ?? 'auto';
+    const { mode, change } = this.#hostMode(geometry, fit);
+    // The kernel commits what it is told and reports a refusal: 'auto' keeps to what needs no scaling.
+    const placement = placePlane(geometry, { width: mode.hdisplay, height: mode.vdisplay }, fit === 'auto' || fit === 'modeset' ? 'center' : fit);
+    return { key: geometryKey(geometry), placement, change };
+  }
+
+  /**
+   * Commits a request built on a placement; what the placement changes (the
+   * host mode, the placement kept for the geometry) becomes ours only once
+   * the kernel has taken the commit.
+   */
+  async #commitPlaced(request: AtomicRequest, placed: Placed | null): Promise<CommitCompletion> {
+    let completion: CommitCompletion;
+    try {
+      completion = await this.#card.commit(request, { allowModeset: placed?.change != null, signal: this.#options.signal });
+    } catch (err) {
+      placed?.change?.blob.close();
+      throw err;
+    }
+    if (placed) {
+      this.#placement = { key: placed.key, placement: placed.placement };
+      if (placed.change) {
+        this.#modeBlob?.close();
+        this.#modeBlob = placed.change.blob;
+        this.#mode = placed.change.mode;
+        this.#modesets++;
+      }
+    }
+    return completion;
   }
 
   #checkFormat(planeId: number, plane: { readonly drmFormat: number; readonly modifier: bigint }, what: string): void {
@@ -364,16 +443,17 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     }
   }
 
-  /** The host framebuffer of a guest buffer, imported on first use. */
-  #framebufferFor(plane: Extract<PlaneInfo, { mode: 'dmabuf' }>): Framebuffer {
+  /** The host framebuffer of a guest buffer (imported on first use), and the guest geometry within it. */
+  #framebufferFor(plane: Extract<PlaneInfo, { mode: 'dmabuf' }>): { fb: Framebuffer; geometry: GuestGeometry } {
     const dmabuf = this.#display.dmabuf(plane);
+    const { layout, geometry } = hostFramebuffer(plane);
     let fb = this.#framebuffers.get(dmabuf);
     if (!fb) {
-      fb = this.#card.importDmabuf(dmabuf.fd, { width: plane.width, height: plane.height, format: plane.drmFormat, modifier: plane.modifier, stride: plane.stride });
+      fb = this.#card.importDmabuf(dmabuf.fd, layout);
       this.#framebuffers.set(dmabuf, fb);
       this.#imports++;
     }
-    return fb;
+    return { fb, geometry };
   }
 
   /** Framebuffers of dma-bufs the display's cache has let go (CLOSEFB keeps a plane that still shows one). */
@@ -386,13 +466,10 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   }
 
   /**
-   * Where the primary goes and whether that takes a modeset (then `modeset`
-   * adds it to a request); placements are kept until the geometry changes.
+   * The host mode for a guest geometry, and the change to it where it
+   * differs from the CRTC's (null otherwise).
    */
-  #place(primary: PlaneInfo | DrmFbPlane, fbId: number): { placement: Placement; modeset: ((request: AtomicRequest) => void) | null } {
-    const key = geometryKey(primary);
-    if (this.#placement?.key === key && this.#mode) return { placement: this.#placement.placement, modeset: null };
-    const fit = this.#options.fit ?? 'auto';
+  #hostMode(primary: GuestGeometry, fit: 'auto' | 'modeset' | Fit): { mode: ModeInfo; fits: readonly Fit[]; change: ModeChange | null } {
     const modes = this.#card.connector(this.#output.connector.id).modes;
     const first = modes[0];
     if (!first) throw new NotFoundError(`connector ${this.#output.connector.name} lists no modes`);
@@ -407,24 +484,29 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
       mode = current ?? modes.find(isPreferred) ?? chooseMode(modes, primary) ?? first;
       fits = fit === 'auto' ? ['scale', 'center'] : [fit];
     }
-    const blob = !this.#mode || !sameTiming(this.#mode, mode) ? this.#card.createModeBlob(mode) : undefined;
-    const modeset = blob
-      ? (request: AtomicRequest): void => {
-          request.setCrtc(this.#output.crtcId, { active: true, modeId: blob.id }).setConnector(this.#output.connector.id, this.#output.crtcId);
-          this.#detachOtherConnectors(request);
-        }
-      : null;
+    if (this.#mode && sameTiming(this.#mode, mode)) return { mode, fits, change: null };
+    const blob = this.#card.createModeBlob(mode);
+    const { crtcId, connector } = this.#output;
+    const apply = (request: AtomicRequest): void => {
+      request.setCrtc(crtcId, { active: true, modeId: blob.id }).setConnector(connector.id, crtcId);
+      this.#detachOtherConnectors(request);
+    };
+    return { mode, fits, change: { blob, mode, apply } };
+  }
+
+  /**
+   * Where the primary goes and the host mode change that takes, if any;
+   * placements are kept, once a commit took them, until the geometry changes.
+   */
+  #place(primary: GuestGeometry, fbId: number): Placed {
+    const key = geometryKey(primary);
+    if (this.#placement?.key === key && this.#mode) return { key, placement: this.#placement.placement, change: null };
+    const { mode, fits, change } = this.#hostMode(primary, this.#options.fit ?? 'auto');
     try {
-      const placement = this.#firstThatFits(fits, primary, { width: mode.hdisplay, height: mode.vdisplay }, fbId, modeset);
-      if (blob) {
-        this.#modeBlob?.close();
-        this.#modeBlob = blob;
-        this.#mode = mode;
-      }
-      this.#placement = { key, placement };
-      return { placement, modeset };
+      const placement = this.#firstThatFits(fits, primary, { width: mode.hdisplay, height: mode.vdisplay }, fbId, change?.apply ?? null);
+      return { key, placement, change };
     } catch (err) {
-      blob?.close();
+      change?.blob.close();
       throw err;
     }
   }
@@ -459,9 +541,19 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
 
   #teardown(): void {
     const card = this.#card;
+    if (this.#kernelFlip) {
+      // The kernel's account outlives the assignment; ending it takes the
+      // guest off the plane, and the lease goes back to the card.
+      if (!this.#display.device.closed) this.#kernelStatus = this.#kernelFlip.status();
+      this.#kernelFlip.close();
+      this.#kernelFlip = undefined;
+    }
+    if (this.#lease && !card.closed) this.#lease.revoke();
+    this.#lease?.close();
+    this.#lease = undefined;
     // A removed vGPU's buffers must not stay on screen: they go with the device.
     const keep = this.#options.keepOnScreen && !this.#display.device.removal.aborted;
-    if (!card.closed && !keep && this.#frames > 0) {
+    if (!card.closed && !keep && !this.#kernel && this.#frames > 0) {
       const request = card.atomic().disablePlane(this.#output.planeId);
       if (this.#output.cursorPlaneId !== null && this.#cursorShown) request.disablePlane(this.#output.cursorPlaneId);
       card.commitBlocking(request);

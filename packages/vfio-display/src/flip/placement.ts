@@ -3,6 +3,8 @@
 // host can show a guest mode that differs from its own. Pure arithmetic,
 // no kernel: directFlip turns the result into SRC_* / CRTC_* properties.
 import type { Rect } from '../kms/atomic.js';
+import type { FramebufferLayout } from '../kms/framebuffer.js';
+import { DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, formatInfo } from '../uapi/drm_fourcc.js';
 
 /** The visible part of a guest plane: its size and (extended info) its origin in the buffer. */
 export interface GuestGeometry {
@@ -91,4 +93,28 @@ export function placeCursor(cursor: GuestCursor, primary: Placement, guestOrigin
     x: Math.round(primary.crtc.x + (cursor.x + hotX - offsetX) * scaleX) - hotX,
     y: Math.round(primary.crtc.y + (cursor.y + hotY - offsetY) * scaleY) - hotY,
   };
+}
+
+/** A guest plane's buffer as VFIO describes it. */
+export interface GuestBuffer extends GuestGeometry {
+  readonly drmFormat: number;
+  readonly modifier: bigint;
+  readonly stride: number;
+}
+
+/**
+ * The host framebuffer of a guest buffer, and the guest geometry within it.
+ * Linear memory is imported from its visible origin on, which the buffer
+ * describes as the pixel (srcX, srcY) at srcY * stride + srcX * cpp bytes:
+ * a guest may pan to any byte (mbochs), so its rows need not start at a
+ * column of the buffer. Tiled buffers are imported whole and the origin
+ * goes in the source rectangle.
+ */
+export function hostFramebuffer(plane: GuestBuffer): { readonly layout: FramebufferLayout; readonly geometry: GuestGeometry } {
+  const { width, height, srcX = 0, srcY = 0, stride, drmFormat: format, modifier } = plane;
+  const cpp = formatInfo(format)?.cpp;
+  if ((modifier === DRM_FORMAT_MOD_LINEAR || modifier === DRM_FORMAT_MOD_INVALID) && cpp !== undefined) {
+    return { layout: { width, height, format, modifier, stride, offset: srcY * stride + srcX * cpp }, geometry: { width, height } };
+  }
+  return { layout: { width: srcX + width, height: srcY + height, format, modifier, stride }, geometry: { width, height, srcX, srcY } };
 }

@@ -153,15 +153,24 @@ test('unknown formats are UnsupportedError naming the fourcc', () => {
   assert.throws(() => toRgba({ bytes: new Uint8Array(64), width: 4, height: 4, stride: 4, drmFormat: nv12 }), (e: unknown) => e instanceof UnsupportedError && e.message.includes('NV12'));
 });
 
+test('a linear origin at any pixel: rows start stride bytes apart from it, even across a row of the buffer (an mbochs pan)', () => {
+  // 4 pixels a row in the buffer; the visible 4x2 starts at pixel (3, 1), so its rows wrap.
+  const px = Uint32Array.from({ length: 16 }, (_, i) => 0xff000000 | i);
+  const image = toRgba({ bytes: new Uint8Array(px.buffer), width: 4, height: 2, stride: 16, drmFormat: fourcc.DRM_FORMAT_XRGB8888, srcX: 3, srcY: 1 });
+  const seen = Array.from({ length: 8 }, (_, i) => image.data[i * 4 + 2]);
+  assert.deepEqual(seen, [7, 8, 9, 10, 11, 12, 13, 14]);
+});
+
 test('bad geometry is an InvalidArgumentError, never a read past the buffer', () => {
   const base: Frame = { bytes: new Uint8Array(4 * 4 * 4), width: 4, height: 4, stride: 16, drmFormat: fourcc.DRM_FORMAT_XRGB8888 };
   const bad = (frame: Partial<Frame>, pattern: RegExp): void => {
     assert.throws(() => toRgba({ ...base, ...frame }), (e: unknown) => e instanceof InvalidArgumentError && pattern.test(e.message), pattern.source);
   };
   bad({ stride: 12 }, /stride 12 is smaller than the 16 bytes/);
-  bad({ srcX: 1 }, /stride 16 is smaller than the 20 bytes/);
+  // Linear: the visible part starts at byte srcY * stride + srcX * cpp, and must end inside the buffer.
+  bad({ srcX: 1 }, /has 60 bytes.*need 64/);
   bad({ bytes: new Uint8Array(63) }, /has 63 bytes.*need 64/);
-  bad({ srcY: 1 }, /need 80/);
+  bad({ srcY: 1 }, /has 48 bytes.*need 64/);
   bad({ width: 0 }, /width must be an integer from 1 to 16384/);
   bad({ height: 16385 }, /height must be/);
   bad({ width: 2.5 }, /width must be/);

@@ -29,6 +29,7 @@ import {
   DRM_FORMAT_ARGB8888,
   DRM_FORMAT_BGR888,
   DRM_FORMAT_C8,
+  DRM_FORMAT_MOD_LINEAR,
   DRM_FORMAT_RGB565,
   DRM_FORMAT_RGB888,
   DRM_FORMAT_UYVY,
@@ -43,7 +44,7 @@ import {
   fourccString,
 } from '../uapi/drm_fourcc.js';
 import { Arena, IDENTITY, NO_OR, pixelOr, pixelShuffle } from './simd.js';
-import { checkInt, detileInto, gatherRows, gatherSize, MAX_DIMENSION, rowSpan, type DetileOptions, type Surface } from './tiling.js';
+import { checkInt, detileInto, gatherRows, gatherSize, MAX_DIMENSION, rowSpan, tilingOf, type DetileOptions, type Surface } from './tiling.js';
 
 /** An RGBA8 image: `data` holds width * height * 4 bytes, rows top to bottom, straight alpha. */
 export interface RgbaImage {
@@ -195,8 +196,18 @@ function convertInto(arena: Arena, frame: Frame, options: ConvertOptions): RgbaI
   if (endianness() !== 'LE') throw new UnsupportedError('image conversion assumes a little-endian host');
   const width = checkInt('width', frame.width, 1, MAX_DIMENSION);
   const height = checkInt('height', frame.height, 1, MAX_DIMENSION);
-  const srcX = checkInt('srcX', frame.srcX ?? 0, 0, MAX_DIMENSION);
+  let srcX = checkInt('srcX', frame.srcX ?? 0, 0, MAX_DIMENSION);
   const srcY = checkInt('srcY', frame.srcY ?? 0, 0, MAX_DIMENSION);
+  if (tilingOf(frame.modifier ?? DRM_FORMAT_MOD_LINEAR).shape === null && (srcX !== 0 || srcY !== 0)) {
+    // Linear memory: the visible part starts at byte srcY * stride + srcX * cpp,
+    // and its rows may run past a row of the buffer (an mbochs guest pans to
+    // any byte). Read it from there; 4:2:2 pairs keep their parity.
+    const pair = plan.kind === 'scalar' && plan.pairs === true ? srcX & 1 : 0;
+    const origin = srcY * checkInt('stride', frame.stride, 1, Number.MAX_SAFE_INTEGER) + (srcX - pair) * info.cpp;
+    if (origin > frame.bytes.length) throw new InvalidArgumentError(`the visible origin (${srcX}, ${srcY}) lies beyond the ${frame.bytes.length}-byte buffer`);
+    frame = { ...frame, bytes: frame.bytes.subarray(origin), srcX: pair, srcY: 0 };
+    srcX = pair;
+  }
   if (options.palette !== undefined && options.palette.length < 256) {
     throw new InvalidArgumentError(`a C8 palette has 256 entries, not ${options.palette.length}`);
   }
@@ -205,7 +216,7 @@ function convertInto(arena: Arena, frame: Frame, options: ConvertOptions): RgbaI
   const rowPixels = plan.kind === 'scalar' && plan.pairs === true ? (skip + width + 1) & ~1 : width;
   const xb0 = (srcX - skip) * info.cpp;
   const xb1 = xb0 + rowPixels * info.cpp;
-  const span = rowSpan(frame, srcY, height, xb1);
+  const span = rowSpan(frame, frame.srcY ?? 0, height, xb1);
   const outBytes = width * height * 4;
   const separate = plan.kind === 'scalar' && !plan.inPlace;
   const rawBytes = rowPixels * height * info.cpp;

@@ -10,6 +10,7 @@ import { AtomicRequest, atomicIoctl, fromFixed16, type PlaneUpdate, type Rect } 
 import { DrmFile } from './drm-file.js';
 import { EventReader, type FlipEvent } from './events.js';
 import { createDumb, importDmabuf, type DumbBuffer, type DumbBufferOptions, type Framebuffer, type FramebufferLayout } from './framebuffer.js';
+import { Lease, checkLeaseIds, leasedObjects, listLessees } from './lease.js';
 import { decodeModeInfo, encodeModeInfo, type ModeInfo } from './mode.js';
 import { decodeInFormats, enumName, Properties, signedValue, type PropertyBlob } from './properties.js';
 import { WritebackCapture } from './writeback.js';
@@ -449,6 +450,28 @@ export class Card implements Disposable {
   /** A MODE_ID blob for `mode`, owned by the card (close it once a commit has taken it, or keep it). */
   createModeBlob(mode: ModeInfo): PropertyBlob {
     return this.properties.createBlob(encodeModeInfo(mode));
+  }
+
+  /**
+   * Leases `objectIds` (a connector, a CRTC and planes of it, as the kernel
+   * requires) to a new lessee file, owned by the returned Lease and closed
+   * with the card. Needs DRM master; the objects must not be leased already.
+   */
+  createLease(objectIds: readonly number[]): Lease {
+    checkLeaseIds(objectIds);
+    const unknown = objectIds.filter((id) => !this.#kinds.has(id));
+    if (unknown.length > 0) throw new InvalidArgumentError(`${this.path} has no connector, CRTC or plane ${unknown.join(', ')} to lease`);
+    return new Lease(this.#file, objectIds);
+  }
+
+  /** The lessee ids of this card's live leases (as lessor). */
+  lessees(): number[] {
+    return listLessees(this.#file);
+  }
+
+  /** The objects this file may use: all of them for a lessor, the leased ones for a lessee. */
+  leasedObjects(): number[] {
+    return leasedObjects(this.#file);
   }
 
   /** A capture target for writeback connector `connectorId`: a dumb buffer of the mode's size. */
