@@ -72,6 +72,7 @@ async function play(out: string): Promise<void> {
   const wanted = new Set<number>();
   const flip = directFlip(g.display, vkms.card, {
     connectorId: vkms.writeback.id,
+    kernel: false,
     beforeCommit: (request, f) => {
       if (!f.primary || !wanted.has(f.seq)) return;
       const key = `${f.primary.width}x${f.primary.height}`;

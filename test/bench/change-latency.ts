@@ -54,7 +54,7 @@ function pipeline<T>(items: AsyncIterator<T>, at: (item: T) => bigint): Pipeline
 const wakeUps = (g: MbochsGuest, m: Mode): Pipeline => pipeline(g.display.changes({ mode: m.mode, periodMs: m.periodMs }), (c) => c.seenAt);
 
 const hostCommits = (g: MbochsGuest, vkms: VkmsOutput, m: Mode): Pipeline =>
-  pipeline(directFlip(g.display, vkms.card, { connectorId: vkms.writeback.id, changes: m.mode, periodMs: m.periodMs })[Symbol.asyncIterator](), (f) => f.completedAt);
+  pipeline(directFlip(g.display, vkms.card, { connectorId: vkms.writeback.id, changes: m.mode, periodMs: m.periodMs, kernel: false })[Symbol.asyncIterator](), (f) => f.completedAt);
 
 /** Voluntary context switches of the main thread: how often it slept and was woken. */
 function switches(): number {

@@ -44,7 +44,7 @@ interface Segment {
 /** Runs the guest for SECONDS while the pipeline shows what it can. */
 async function segment(g: MbochsGuest, vkms: VkmsOutput, m: Mode): Promise<Segment> {
   const stop = new AbortController();
-  const flip = directFlip(g.display, vkms.card, { connectorId: vkms.writeback.id, changes: m.changes, periodMs: m.periodMs, signal: stop.signal });
+  const flip = directFlip(g.display, vkms.card, { connectorId: vkms.writeback.id, changes: m.changes, periodMs: m.periodMs, signal: stop.signal, kernel: false });
   const frames = flip[Symbol.asyncIterator]();
   const first = await frames.next();
   const base = first.done ? undefined : first.value.primary?.flipSeq;

@@ -60,8 +60,7 @@ test('info: regions with decoded capabilities, IRQs and display features of mboc
   assert.match(info, /^ {2}0 +BAR0 +4 MiB +0x3000 +read write mmap +-$/m);
   assert.match(info, /^ {2}9 +- +4 KiB +0x2000 +read write +type gfx\/edid$/m);
   assert.match(info, /^ {2}planes: dma-buf/m);
-  // DRM_FB is GVT-g's alone: mbochs has no host DRM device to put a framebuffer in.
-  assert.match(info, /^ {2}DRM framebuffer plane: no \(an RFC of kernel-patches\/, GVT-g only\)$/m);
+  assert.match(info, patched ? /^ {2}kernel flips: yes: the kernel can flip a head to a plane of a host DRM lease itself/m : /^ {2}kernel flips: no: the kernel lacks VFIO_DEVICE_FEATURE_GFX_DIRECT_FLIP/m);
   assert.match(info, /^ {2}EDID: region 9, link (up|down), \d+-byte blob \(room for \d+\), up to 800x600$/m);
   if (patched) {
     assert.match(info, /^ {2}5 +- +3 +eventfd maskable +type gfx\/display; display events: primary mode$/m);

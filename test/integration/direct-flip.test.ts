@@ -28,6 +28,7 @@ class SteppedFlip implements AsyncDisposable {
     this.#out = out;
     this.flip = directFlip(g.display, out.card, {
       connectorId: out.writeback.id,
+      kernel: false,
       ...options,
       beforeCommit: (request, frame) => {
         if (!frame.primary || !capture(frame.seq)) return;
@@ -174,7 +175,7 @@ describe('directFlip of an mbochs guest onto vkms', { timeout: 600_000 }, () => 
     using out = openVkms();
     g.guest.draw(0);
     const fds = openFds();
-    const flip = directFlip(g.display, out.card, { connectorId: out.writeback.id });
+    const flip = directFlip(g.display, out.card, { connectorId: out.writeback.id, kernel: false });
     await assert.rejects(flip.run(), (err: unknown) => {
       assert.ok(err instanceof AtomicCommitError, String(err));
       assert.equal(err.code, 'EINVAL');
@@ -186,20 +187,27 @@ describe('directFlip of an mbochs guest onto vkms', { timeout: 600_000 }, () => 
     assert.ok(openFds() <= fds, 'no fd left behind');
   });
 
-  test('no DRM_FB plane type on mbochs: the probe answers EINVAL, directFlip imports dma-bufs, drmFb: true is refused', () => {
+  test(`kernel flips: ${patched ? 'offered, and chosen by default' : 'not on stock 6.12: the probe answers EINVAL and kernel: true is refused'}`, () => {
     using g = openMbochsGuest();
     using out = openVkms();
-    assert.equal(g.display.features.drmFb, false);
+    assert.equal(g.display.features.kernelFlip, patched);
     const probe = new Uint8Array(uapi.vfioExt.vfio_device_gfx_plane_info.size);
     const view = new DataView(probe.buffer);
     view.setUint32(0, uapi.vfio.vfio_device_gfx_plane_info.size, true);
     view.setUint32(4, uapi.vfio.VFIO_GFX_PLANE_TYPE_PROBE | uapi.vfioExt.VFIO_GFX_PLANE_TYPE_DRM_FB, true);
     view.setUint32(8, 1, true);
-    assert.throws(() => g.display.device.ioctl(uapi.vfio.VFIO_DEVICE_QUERY_GFX_PLANE, probe, 'VFIO_DEVICE_QUERY_GFX_PLANE', 'probe DRM_FB'), { code: 'EINVAL' });
-    assert.throws(() => g.display.queryDrmFb(), { code: 'ERR_VFIO_NO_DRM_FB' });
+    const ask = (): number => g.display.device.ioctl(uapi.vfio.VFIO_DEVICE_QUERY_GFX_PLANE, probe, 'VFIO_DEVICE_QUERY_GFX_PLANE', 'probe DRM_FB');
+    if (patched) {
+      assert.equal(ask(), 0);
+      assert.equal(directFlip(g.display, out.card, { connectorId: out.writeback.id }).stats.flipper, 'kernel');
+      assert.equal(directFlip(g.display, out.card, { connectorId: out.writeback.id, kernel: false }).stats.flipper, 'userspace');
+    } else {
+      assert.throws(ask, { code: 'EINVAL' });
+      assert.throws(() => g.display.queryDrmFb(), { code: 'ERR_VFIO_NO_KERNEL_FLIP' });
+      assert.equal(directFlip(g.display, out.card, { connectorId: out.writeback.id }).stats.flipper, 'userspace');
+      assert.throws(() => directFlip(g.display, out.card, { connectorId: out.writeback.id, kernel: true }), { code: 'ERR_VFIO_NO_KERNEL_FLIP' });
+    }
     assert.equal(drmCardOfParent(g.display.device.name), null, "mbochs' parent is no DRM device");
-    assert.equal(directFlip(g.display, out.card, { connectorId: out.writeback.id }).stats.drmFb, false);
-    assert.throws(() => directFlip(g.display, out.card, { connectorId: out.writeback.id, drmFb: true }), { code: 'ERR_VFIO_NO_DRM_FB' });
   });
 
   test('bad options and region-plane devices are refused before anything is opened', () => {

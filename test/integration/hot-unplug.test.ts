@@ -98,7 +98,7 @@ describe('hot-unplug of an open mdev', { timeout: 300_000 }, () => {
       const mdev = createMdev('mbochs', 'mbochs-small');
       const display = openDisplay(mdev.uuid);
       const guest = new BochsGuest(display.device);
-      const flip = directFlip(display, out.card, { connectorId: out.writeback.id, keepOnScreen: true });
+      const flip = directFlip(display, out.card, { connectorId: out.writeback.id, keepOnScreen: true, kernel: false });
       const running = flip.run();
       if (patched) {
         guest.setMode(800, 600);

@@ -219,7 +219,7 @@ describe('a real guest on the vGPU', () => {
         // The guest's console on vkms, and what vkms scanned out against the dma-buf's pixels.
         {
           using out = openVkms();
-          const frames = directFlip(display, out.card, { connectorId: out.writeback.id })[Symbol.asyncIterator]();
+          const frames = directFlip(display, out.card, { connectorId: out.writeback.id, kernel: false })[Symbol.asyncIterator]();
           const shown = await frames.next();
           assert.ok(!shown.done && shown.value.primary?.width === 640, 'the guest plane is on vkms');
           using capture = out.card.createWriteback(out.writeback.id, { width: 640, height: 480 });

@@ -116,7 +116,7 @@ describe('soak', { timeout: soak ? 7_200_000 : 600_000 }, () => {
       const back = g.guest.backBufferLine();
       g.guest.draw(0);
       g.guest.draw(1, back);
-      const flip = directFlip(g.display, vkms.card, { connectorId: vkms.writeback.id });
+      const flip = directFlip(g.display, vkms.card, { connectorId: vkms.writeback.id, kernel: false });
       const frames = flip[Symbol.asyncIterator]();
       let line = 0;
       const step = async (): Promise<void> => {

@@ -1,7 +1,12 @@
 // A test acting as the guest of an mbochs vGPU: it programs the Bochs DISPI
 // registers through the MMIO BAR (BAR2 + 0x500, 16-bit registers) and draws
 // into VRAM through a BAR0 mmap, as a bochs-drm guest would.
-import { openDisplay, type Display, type RegionMapping, type RgbaImage, type VfioDevice } from 'vfio-display';
+//
+// The patched mbochs latches its registers at an emulated vertical blank (at
+// most 1/60 s after a write), and plane queries answer what it latched: the
+// guest's mode sets, flips and disables return once the latch has them, so
+// that a test can query right after. Stock 6.12 answers from the registers.
+import { openDisplay, uapi, type Display, type RegionMapping, type RgbaImage, type VfioDevice } from 'vfio-display';
 import { createMdev } from './rig.js';
 
 const BAR0 = 0;
@@ -9,16 +14,59 @@ const BAR2 = 2;
 const DISPI = 0x500;
 export const DISPI_INDEX = { ID: 0, XRES: 1, YRES: 2, BPP: 3, ENABLE: 4, VIRT_WIDTH: 6, VIRT_HEIGHT: 7, X_OFFSET: 8, Y_OFFSET: 9 } as const;
 const ENABLED_LFB = 0x41; // VBE_DISPI_ENABLED | VBE_DISPI_LFB_ENABLED
+/** How long a latch may take on a busy rig (it is due within 17 ms). */
+const LATCH_TIMEOUT_MS = 5000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** The primary plane as the kernel answers it now: null while disabled (EXT_INFO where `extended`). */
+function queryPrimary(device: VfioDevice, extended: boolean): { width: number; height: number; flipSeq: bigint } | null {
+  const { vfio, vfioExt } = uapi;
+  const bytes = uapi.encode(vfioExt.vfio_device_gfx_plane_info, {
+    argsz: extended ? vfioExt.vfio_device_gfx_plane_info.size : vfio.vfio_device_gfx_plane_info.size,
+    flags: vfio.VFIO_GFX_PLANE_TYPE_DMABUF | (extended ? vfioExt.VFIO_GFX_PLANE_FLAG_EXT_INFO : 0),
+    drm_plane_type: 1,
+  });
+  device.ioctl(vfio.VFIO_DEVICE_QUERY_GFX_PLANE, bytes, 'VFIO_DEVICE_QUERY_GFX_PLANE', 'test guest: query the latched plane');
+  const p = uapi.decode(vfioExt.vfio_device_gfx_plane_info, new DataView(bytes.buffer));
+  return p.drm_format === 0 ? null : { width: p.width, height: p.height, flipSeq: p.flip_seq };
+}
 
 export class BochsGuest implements Disposable {
   readonly #device: VfioDevice;
   readonly #vram: RegionMapping;
+  /** Whether the kernel latches (the patched mbochs: it answers extended plane info). */
+  readonly #latches: boolean;
   width = 0;
   height = 0;
 
   constructor(device: VfioDevice) {
     this.#device = device;
     this.#vram = device.mmap(BAR0);
+    try {
+      queryPrimary(device, true);
+      this.#latches = true;
+    } catch {
+      this.#latches = false;
+    }
+  }
+
+  /**
+   * Waits (blocking, as a guest's register write does) until the latched
+   * plane satisfies `done`, and at least `minMs` (a frame, where the writes
+   * may leave the plane as it was: any latch between them has run by then).
+   */
+  #latched(done: (plane: ReturnType<typeof queryPrimary>) => boolean, what: string, minMs = 0): void {
+    if (!this.#latches) return;
+    if (minMs > 0) Atomics.wait(pause, 0, 0, minMs);
+    const deadline = performance.now() + LATCH_TIMEOUT_MS;
+    while (!done(queryPrimary(this.#device, true))) {
+      if (performance.now() > deadline) throw new Error(`mbochs did not latch ${what} within ${LATCH_TIMEOUT_MS} ms`);
+      Atomics.wait(pause, 0, 0, 2);
+    }
+  }
+
+  #primary(): ReturnType<typeof queryPrimary> {
+    return this.#latches ? queryPrimary(this.#device, true) : null;
   }
 
   get vram(): Uint8Array {
@@ -38,9 +86,11 @@ export class BochsGuest implements Disposable {
     this.#device.write(BAR2, DISPI + 2 * index, Uint8Array.of(value & 0xff, value >> 8));
   }
 
-  /** XRGB8888 mode with the visible origin at line `yOffset`. */
+  /** XRGB8888 mode with the visible origin at line `yOffset`; returns once the display shows it. */
   setMode(width: number, height: number, yOffset = 0): void {
     const I = DISPI_INDEX;
+    const before = this.#primary();
+    const same = before !== null && before.width === width && before.height === height;
     this.setReg(I.ENABLE, 0);
     this.setReg(I.XRES, width);
     this.setReg(I.YRES, height);
@@ -51,6 +101,7 @@ export class BochsGuest implements Disposable {
     this.setReg(I.ENABLE, ENABLED_LFB);
     this.width = width;
     this.height = height;
+    this.#latched((p) => p !== null && p.width === width && p.height === height && (same || p.flipSeq > (before?.flipSeq ?? 0n)), `the ${width}x${height} mode`, same ? 20 : 0);
   }
 
   /**
@@ -65,13 +116,18 @@ export class BochsGuest implements Disposable {
     return Math.ceil(this.height / step) * step;
   }
 
-  /** A page flip by panning, as bochs-drm does. */
+  /** A page flip by panning, as bochs-drm does; returns once the display shows it. */
   flip(yOffset: number): void {
+    const moves = this.reg(DISPI_INDEX.Y_OFFSET) !== yOffset && this.reg(DISPI_INDEX.ENABLE) !== 0;
+    const before = this.#primary()?.flipSeq ?? 0n;
     this.setReg(DISPI_INDEX.Y_OFFSET, yOffset);
+    if (moves) this.#latched((p) => p === null || p.flipSeq > before, `the flip to line ${yOffset}`);
   }
 
+  /** Turns the display off; returns once the display shows it. */
   disable(): void {
     this.setReg(DISPI_INDEX.ENABLE, 0);
+    this.#latched((p) => p === null, 'the disabled display');
   }
 
   /** Fills the frame starting at line `yOffset` with a pattern unique to `seed`; returns a copy of it. */

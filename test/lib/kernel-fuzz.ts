@@ -195,7 +195,7 @@ const ops: readonly Op[] = [
     'GET_IRQ_INFO',
     1,
     () => {
-      device.ioctl(vfio.VFIO_DEVICE_GET_IRQ_INFO, arg(argsz(24), encode(vfioExt.vfio_irq_info, { index: random() < 0.8 ? below(8) : word() })), 'VFIO_DEVICE_GET_IRQ_INFO', 'fuzz');
+      device.ioctl(vfio.VFIO_DEVICE_GET_IRQ_INFO, arg(argsz(16), encode(vfio.vfio_irq_info, { index: random() < 0.8 ? below(8) : word() })), 'VFIO_DEVICE_GET_IRQ_INFO', 'fuzz');
       return undefined;
     },
   ],
