@@ -5,15 +5,34 @@
 // vkms scans out is read back, as the lessor, through the writeback
 // connector, and compared pixel for pixel with what the guest drew.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { uapi, type KernelFlip, type KernelFlipStatus, type Lease } from 'vfio-display';
 import { openMbochsGuest, testPattern, type MbochsGuest } from '../lib/bochs-guest.js';
-import { createMdev, kernelLogMark, kernelProblemsSince, removeFromAnotherProcess, requireRig, rigKernel } from '../lib/rig.js';
-import { openFds, openVkms, rgbMismatches, writebackMode, type VkmsOutput } from '../lib/vkms.js';
+import { createMdev, findVkmsCard, kernelLogMark, kernelProblemsSince, removeFromAnotherProcess, requireRig, rigKernel } from '../lib/rig.js';
+import { CrtcCrcs, openFds, openVkms, rgbMismatches, vkmsCrc, writebackMode, type VkmsOutput } from '../lib/vkms.js';
 
 requireRig();
 const patched = rigKernel === 'patched';
+/** Guest flips of the wake-up test. */
+const FLIPS = Number(process.env.VFIO_DISPLAY_WAKEUP_FLIPS ?? 20);
+
+/** Context switches of every thread of process `pid` (each sleep after a wake-up is one). */
+function contextSwitches(pid: number): { main: number; all: number } {
+  let all = 0;
+  let main = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    const n = Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1]) + Number(/^nonvoluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1]);
+    all += n;
+    if (tid === String(pid)) main = n;
+  }
+  return { main, all };
+}
 
 /** Polls `read` until it is true (a kernel commit lands within a frame or two), or fails. */
 async function until(read: () => boolean, what: string, ms = 10_000): Promise<void> {
@@ -259,5 +278,55 @@ describe('kernel flips: an mbochs guest flipped onto vkms by the kernel', { skip
     using flip = display.kernelFlip(lease, { crtcId, planeId: cursor.id });
     assert.notEqual(flip.status().state, 'off');
     assert.ok(!lease.objectIds.includes(writeback.id));
+  });
+
+  test(`the host process that assigned the plane sleeps in poll() on its DRM fd: no wake-up over ${FLIPS} guest flips, and vkms's CRCs show every frame`, async (t) => {
+    using g = openMbochsGuest('mbochs-medium');
+    const card = findVkmsCard();
+    // V8's memory reducer wakes an idle Node process every 8 s or so after
+    // its last GC, for a while, whatever the process waits for: off, so that
+    // what is counted is what the flips cause (with it, 4 in 40 s of flips).
+    const host = spawn(process.execPath, ['--no-memory-reducer', join(import.meta.dirname, '..', 'lib', 'kernel-flip-host.js')], { stdio: ['pipe', 'pipe', 'inherit', g.display.device.fd] });
+    const { stdin, stdout } = host;
+    assert.ok(stdin && stdout);
+    const lines = createInterface({ input: stdout })[Symbol.asyncIterator]();
+    const line = async (): Promise<Record<string, unknown>> => {
+      const r = await lines.next();
+      assert.ok(!r.done, 'the host process ended early');
+      return JSON.parse(r.value) as Record<string, unknown>;
+    };
+    try {
+      const ready = await line();
+      assert.equal(ready.flipper, 'kernel');
+      const pid = host.pid ?? 0;
+      await using crcs = await CrtcCrcs.open(card);
+      let expected = g.guest.draw(0);
+      assert.ok(await crcs.until(vkmsCrc(expected)), 'the first frame');
+      // What start-up left to do (the loop settling) ends once it is idle: wait for that.
+      let before = contextSwitches(pid);
+      for (let quiet = 0, waited = 0; quiet < 3 && waited < 60; waited++) {
+        await sleep(1000);
+        const now = contextSwitches(pid);
+        quiet = now.all === before.all ? quiet + 1 : 0;
+        before = now;
+      }
+      const back = g.guest.backBufferLine();
+      for (let k = 1; k <= FLIPS; k++) {
+        const y = k % 2 ? back : 0;
+        expected = g.guest.draw(k, y);
+        g.guest.flip(y);
+        assert.ok(await crcs.until(vkmsCrc(expected), 10_000), `guest frame ${k} scanned out`);
+      }
+      const after = contextSwitches(pid);
+      t.diagnostic(`host process: ${after.main - before.main} wake-ups of its main thread, ${after.all - before.all} of all its threads, over ${FLIPS} guest flips`);
+      assert.equal(after.main - before.main, 0, 'the main thread never woke');
+      assert.equal(after.all - before.all, 0, 'no thread of the host process woke');
+      stdin.write('end\n');
+      const end = await line();
+      assert.equal(end.drmEvents, 0, 'poll() on the DRM fd never returned');
+      assert.ok(Number(end.commits) >= FLIPS + 1, `the kernel made a commit per frame (${String(end.commits)})`);
+    } finally {
+      host.kill();
+    }
   });
 });
