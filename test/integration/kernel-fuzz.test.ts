@@ -4,7 +4,9 @@
 // region info, SET_IRQS of any shape, Bochs DISPI register writes, VRAM,
 // config space and EDID region accesses, mmaps and resets
 // (test/lib/kernel-fuzz.ts), for a bounded time. Two of them export
-// dma-bufs. Afterwards the kernel log holds no warning, bug or oops, and
+// dma-bufs; on the patched kernel a fourth is vkms's DRM master and leases,
+// assigns (kernel flips with any arguments), revokes and closes while the
+// others flip. Afterwards the kernel log holds no warning, bug or oops, and
 // the device still works: a mode set, a plane query and a dma-buf with the
 // guest's pixels (on stock, where it cannot be mapped, the export). 15 s
 // here; VFIO_DISPLAY_SOAK=1 runs 300 s.
@@ -68,7 +70,7 @@ function checkDevice(display: Display, guest: BochsGuest, seed: number): void {
 const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
 
 describe('kernel fuzz: the display ioctls, SET_IRQS and DISPI writes from several processes', { timeout: (SECONDS + 300) * 1000 }, () => {
-  test(`3 processes for ${String(SECONDS)} s (seeds from ${String(SEED)}): no kernel warning, and the device still answers correctly`, async (t) => {
+  test(`${patched ? 4 : 3} processes for ${String(SECONDS)} s (seeds from ${String(SEED)}): no kernel warning, and the device still answers correctly`, async (t) => {
     const mark = kernelLogMark();
     // Declared in this order, so that an early failure closes the device before removing it.
     // mbochs-medium: 16 MiB of VRAM, room for two 1024x768 buffers.
@@ -80,6 +82,8 @@ describe('kernel fuzz: the display ioctls, SET_IRQS and DISPI writes from severa
       { seed: SEED, seconds: SECONDS, exports, slot: 0, slots: 2, bar0Tail: patched },
       { seed: SEED + 1, seconds: SECONDS, exports, slot: 1, slots: 2, bar0Tail: patched },
       { seed: SEED + 2, seconds: SECONDS, exports: 'none', bar0Tail: patched },
+      // The patched kernel's kernel flips: one child is vkms's master, leasing, assigning, revoking.
+      ...(patched ? [{ seed: SEED + 3, seconds: SECONDS, exports: 'none', bar0Tail: true, directFlip: true } as const] : []),
     ];
     const start = performance.now();
     const reports = await Promise.all(configs.map((config) => runChild(display.device.fd, config)));
@@ -102,6 +106,11 @@ describe('kernel fuzz: the display ioctls, SET_IRQS and DISPI writes from severa
     t.diagnostic(`dma-bufs: ${JSON.stringify(reports.map((r) => ({ exports: r.exports, ...r.outcomes.GET_GFX_DMABUF, secondLiveFds: r.secondLiveFds, reexports: r.reexports, display: r.outcomes['Display dma-buf'] })))}`);
 
     for (const r of reports.slice(0, 2)) assert.ok((r.outcomes.GET_GFX_DMABUF?.ok ?? 0) > 0, `child ${String(r.seed)} exported dma-bufs`);
+    const flipper = reports[3];
+    if (flipper) {
+      t.diagnostic(`kernel flips: ${JSON.stringify(Object.fromEntries(['lease', 'DIRECT_FLIP set/get', 'revoke lease', 'close lease fd', 'CRTC on/off'].map((op) => [op, flipper.outcomes[op]])))}`);
+      assert.ok((flipper.outcomes.lease?.ok ?? 0) > 0 && (flipper.outcomes['DIRECT_FLIP set/get']?.ok ?? 0) > 0, 'leases were made and heads assigned');
+    }
     if (patched) {
       assert.ok(sum(reports.map((r) => r.secondLiveFds)) > 0, 'some buffer had two live fds');
       assert.ok(sum(reports.map((r) => r.reexports)) > 0, 'some buffer was exported again after its fds were closed');

@@ -22,8 +22,13 @@
 // Without `bar0Tail`, pread/pwrite on BAR0 keep off its last two pages:
 // Linux 6.12 mbochs (fixed by kernel-patches 0002) maps a BAR0 offset to
 // VRAM two pages further on, past the end of its page array there.
+//
+// With `directFlip` (the patched kernel), the child is also vkms's DRM
+// master: it leases vkms's CRTC and a plane, assigns the device's head to
+// them with any arguments, reads the assignment back, revokes and closes
+// leases, and turns the CRTC off and on, while the others flip the guest.
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
-import { Display, EventFd, uapi, VfioDevice, VfioDisplayError, type DmabufMapping, type PlaneType } from 'vfio-display';
+import { Display, EventFd, openCard, uapi, VfioDevice, VfioDisplayError, type Card, type DmabufMapping, type Lease, type PlaneType, type PropertyBlob } from 'vfio-display';
 
 export type ExportMode = 'none' | 'shared' | 'once';
 
@@ -34,6 +39,7 @@ export interface FuzzConfig {
   readonly slot?: number;
   readonly slots?: number;
   readonly bar0Tail?: boolean;
+  readonly directFlip?: boolean;
 }
 
 export interface FuzzReport {
@@ -50,7 +56,7 @@ export interface FuzzReport {
 
 const { vfio, vfioExt, encode } = uapi;
 const config = JSON.parse(process.argv[2] ?? '{}') as FuzzConfig;
-const { seed, seconds, exports, slot = 0, slots = 1, bar0Tail = false } = config;
+const { seed, seconds, exports, slot = 0, slots = 1, bar0Tail = false, directFlip = false } = config;
 const device = VfioDevice.fromFd(3, 'inherited mbochs');
 
 /** mulberry32: the same sequence for the same seed. */
@@ -163,6 +169,46 @@ function displayExport(): string {
     map.unmap();
   }
   return 'mapped';
+}
+
+/** vkms, of which this child is the DRM master (directFlip). */
+interface Host {
+  readonly card: Card;
+  readonly crtcId: number;
+  readonly connectorId: number;
+  readonly planes: readonly number[];
+  readonly mode: PropertyBlob;
+  lease: Lease | undefined;
+}
+
+function openHost(): Host {
+  const card = openCard({ driver: 'vkms' });
+  const [crtc] = card.crtcs;
+  const connector = card.connectors().find((c) => c.name === 'Virtual-1');
+  const mode = connector?.modes.find((m) => m.hdisplay === 1024 && m.vdisplay === 768);
+  if (!crtc || !connector || !mode) throw new Error('vkms: a CRTC and Virtual-1 with 1024x768');
+  return { card, crtcId: crtc.id, connectorId: connector.id, planes: card.planesFor(crtc.id).map((p) => p.id), mode: card.createModeBlob(mode), lease: undefined };
+}
+
+const host = directFlip ? openHost() : undefined;
+
+/** VFIO_DEVICE_FEATURE of the direct flip: SET with any arguments, mostly sensible ones, or GET. */
+function directFlipFeature(h: Host): string | undefined {
+  const F = vfioExt.vfio_device_feature_gfx_direct_flip;
+  const set = random() < 0.6;
+  const data = encode(F, {
+    drm_fd: random() < 0.7 ? (h.lease?.fd ?? -1) : oneOf([-1, -2, h.card.fd, devNull, 98765, eventfds[0]?.fd ?? -1]),
+    flags: random() < 0.9 ? 0 : word(),
+    head: random() < 0.9 ? 0 : word(),
+    crtc_id: random() < 0.9 ? h.crtcId : word(),
+    plane_id: random() < 0.9 ? oneOf(h.planes) : word(),
+    crtc_x: random() < 0.8 ? below(200) : word() | 0,
+    crtc_y: random() < 0.8 ? below(200) : word() | 0,
+    crtc_w: random() < 0.8 ? 0 : word(),
+    crtc_h: random() < 0.8 ? 0 : word(),
+  });
+  device.feature(vfioExt.VFIO_DEVICE_FEATURE_GFX_DIRECT_FLIP, set ? 'set' : 'get', data, 'fuzz');
+  return undefined;
 }
 
 type Op = readonly [name: string, weight: number, run: () => string | undefined];
@@ -316,6 +362,56 @@ const ops: readonly Op[] = [
       return undefined;
     },
   ],
+  [
+    'FEATURE, any flags and size',
+    directFlip ? 0.5 : 0,
+    () => {
+      const size = 8 + (random() < 0.7 ? vfioExt.vfio_device_feature_gfx_direct_flip.size : below(200));
+      const b = encode(vfio.vfio_device_feature, { argsz: random() < 0.8 ? size : word(), flags: random() < 0.7 ? oneOf([1 << 16, 1 << 17, 1 << 18, 3 << 16]) | (random() < 0.8 ? 11 : below(16)) : word() }, size);
+      device.ioctl(vfio.VFIO_DEVICE_FEATURE, b, 'VFIO_DEVICE_FEATURE', 'fuzz');
+      return undefined;
+    },
+  ],
+  ['DIRECT_FLIP set/get', host ? 3 : 0, () => (host ? directFlipFeature(host) : 'no host')],
+  [
+    'lease',
+    host ? 1 : 0,
+    () => {
+      if (!host) return 'no host';
+      host.lease?.close();
+      host.lease = undefined;
+      host.lease = host.card.createLease([host.connectorId, host.crtcId, oneOf(host.planes)]);
+      return undefined;
+    },
+  ],
+  [
+    'revoke lease',
+    host ? 0.5 : 0,
+    () => {
+      host?.lease?.revoke();
+      return host?.lease ? undefined : 'no lease';
+    },
+  ],
+  [
+    'close lease fd',
+    host ? 0.3 : 0,
+    () => {
+      host?.lease?.close();
+      if (host) host.lease = undefined;
+      return undefined;
+    },
+  ],
+  [
+    'CRTC on/off',
+    host ? 0.5 : 0,
+    () => {
+      if (!host) return 'no host';
+      const on = random() < 0.7;
+      const request = host.card.atomic().setCrtc(host.crtcId, { active: on, modeId: on ? host.mode.id : 0 }).setConnector(host.connectorId, on ? host.crtcId : 0);
+      host.card.commitBlocking(request, { allowModeset: true });
+      return undefined;
+    },
+  ],
 ];
 
 const total = ops.reduce((s, [, w]) => s + w, 0);
@@ -327,6 +423,8 @@ for (; Date.now() < end; operations++) {
   attempt(name, run);
 }
 
+// The master's close revokes its leases: the device's assignment ends with them.
+host?.card.close();
 for (const map of mappings) map.unmap();
 for (const display of displays) display.close();
 for (const id of [...held.keys()]) closeHeld(id, true);
