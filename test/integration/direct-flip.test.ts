@@ -5,10 +5,11 @@
 // out. Stock 6.12 cannot scan out mbochs dma-bufs at all (no vmap).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AtomicCommitError, directFlip, drmCardOfParent, uapi, type DirectFlipOptions, type FlipFrame, type OutFence, type WritebackCapture } from 'vfio-display';
 import { openMbochsGuest, type MbochsGuest } from '../lib/bochs-guest.js';
 import { requireRig, rigKernel } from '../lib/rig.js';
-import { openFds, openVkms, rgbMismatches, type VkmsOutput } from '../lib/vkms.js';
+import { captureScanout, openFds, openVkms, rgbMismatches, type VkmsOutput } from '../lib/vkms.js';
 
 requireRig();
 const patched = rigKernel === 'patched';
@@ -208,6 +209,53 @@ describe('directFlip of an mbochs guest onto vkms', { timeout: 600_000 }, () => 
       assert.throws(() => directFlip(g.display, out.card, { connectorId: out.writeback.id, kernel: true }), { code: 'ERR_VFIO_NO_KERNEL_FLIP' });
     }
     assert.equal(drmCardOfParent(g.display.device.name), null, "mbochs' parent is no DRM device");
+  });
+
+  test('kernel flips through guest mode changes: each host mode set by the process, the head reassigned, every commit of every assignment counted, pixel-exact', { skip: !patched && 'needs the kernel-patches series' }, async () => {
+    using g = openMbochsGuest('mbochs-medium');
+    using out = openVkms();
+    const fds = openFds();
+    g.guest.setMode(800, 600);
+    const stop = new AbortController();
+    const flip = directFlip(g.display, out.card, { connectorId: out.writeback.id, kernel: true, signal: stop.signal });
+    const running = flip.run();
+    /** Until the kernel shows what the guest shows, on a host mode of the guest's width. */
+    const shown = async (width: number): Promise<void> => {
+      for (let i = 0; i < 2000; i++) {
+        const plane = g.display.query();
+        const kernel = flip.stats.kernel;
+        if (plane?.width === width && out.card.crtcState(out.crtcId).mode?.hdisplay === width && kernel?.state === 'active' && kernel.flipSeq === plane.flipSeq) return;
+        await sleep(5);
+      }
+      assert.fail(`the kernel did not show the guest's ${width}-wide frame`);
+    };
+    try {
+      let flips = 0;
+      for (const [width, height] of [[800, 600], [1024, 768], [800, 600]] as const) {
+        g.guest.setMode(width, height);
+        await shown(width);
+        const back = g.guest.backBufferLine();
+        for (let i = 0; i < 4; i++, flips++) {
+          const line = i % 2 === 0 ? back : 0;
+          const picture = g.guest.draw(flips, line);
+          g.guest.flip(line);
+          await shown(width);
+          assert.equal(rgbMismatches(await captureScanout(out, width, height), picture), 0, `${width}x${height} flip ${i}`);
+        }
+      }
+      const { stats } = flip;
+      assert.ok(stats.kernel, 'the kernel reports');
+      assert.equal(stats.modesets, 3, 'the process set each host mode');
+      // Each assignment counts its own commits: three assignments, twelve flips and three mode sets shown.
+      assert.ok(stats.frames >= flips + 3, `all commits counted (${stats.frames})`);
+      assert.ok(stats.frames > Number(stats.kernel.commits), 'earlier assignments included');
+    } finally {
+      stop.abort();
+      await running;
+    }
+    assert.equal(flip.stats.kernel?.state, 'off', 'the assignment ended with the flip');
+    g.display.close();
+    assert.ok(openFds() <= fds, 'no fd left behind');
   });
 
   test('bad options and region-plane devices are refused before anything is opened', () => {

@@ -14,7 +14,7 @@ import { describe, test } from 'node:test';
 import { uapi, type KernelFlip, type KernelFlipStatus, type Lease } from 'vfio-display';
 import { openMbochsGuest, testPattern, type MbochsGuest } from '../lib/bochs-guest.js';
 import { createMdev, findVkmsCard, kernelLogMark, kernelProblemsSince, removeFromAnotherProcess, requireRig, rigKernel } from '../lib/rig.js';
-import { CrtcCrcs, openFds, openVkms, rgbMismatches, vkmsCrc, writebackMode, type VkmsOutput } from '../lib/vkms.js';
+import { captureScanout, CrtcCrcs, openFds, openVkms, rgbMismatches, vkmsCrc, writebackMode, type VkmsOutput } from '../lib/vkms.js';
 
 requireRig();
 const patched = rigKernel === 'patched';
@@ -86,25 +86,9 @@ class Rig implements Disposable {
     return this.status();
   }
 
-  /** What the CRTC scans out now, through the writeback connector (a commit of the lessor). */
-  async capture(): Promise<Uint8Array> {
-    const { card, crtcId, writeback } = this.out;
-    using cap = card.createWriteback(writeback.id, { width: this.width, height: this.height });
-    for (let attempt = 0; ; attempt++) {
-      const request = card.atomic();
-      const fence = cap.attach(request, crtcId);
-      try {
-        await card.commit(request);
-      } catch (err) {
-        // A kernel commit on the CRTC in flight: the lessor's waits its turn.
-        if ((err as { code?: string }).code === 'EBUSY' && attempt < 50) {
-          await sleep(5);
-          continue;
-        }
-        throw err;
-      }
-      return await cap.read(fence, { timeoutMs: 10_000 });
-    }
+  /** What the CRTC scans out now (a commit of the lessor). */
+  capture(): Promise<Uint8Array> {
+    return captureScanout(this.out, this.width, this.height);
   }
 
   [Symbol.dispose](): void {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import { chooseMode, openCard, type AtomicRequest, type Card, type CommitCompletion, type Connector, type ModeInfo, type Plane } from 'vfio-display';
 import type { DrmCard } from './rig.js';
@@ -72,6 +73,31 @@ export async function commitAndCapture(out: VkmsOutput, mode: ModeInfo, request:
   const fence = capture.attach(request, out.crtcId);
   const completion = await out.card.commit(request, { allowModeset: true });
   return { completion, pixels: await capture.read(fence) };
+}
+
+/**
+ * What the CRTC scans out now, through the writeback connector, by a commit
+ * that touches nothing else: the lessor's view of a CRTC whose plane a
+ * lessee (or the kernel, for a vGPU) flips.
+ */
+export async function captureScanout(out: VkmsOutput, width: number, height: number): Promise<Uint8Array> {
+  const { card, crtcId, writeback } = out;
+  using cap = card.createWriteback(writeback.id, { width, height });
+  for (let attempt = 0; ; attempt++) {
+    const request = card.atomic();
+    const fence = cap.attach(request, crtcId);
+    try {
+      await card.commit(request);
+    } catch (err) {
+      // A kernel commit on the CRTC in flight: the lessor's waits its turn.
+      if ((err as { code?: string }).code === 'EBUSY' && attempt < 50) {
+        await sleep(5);
+        continue;
+      }
+      throw err;
+    }
+    return await cap.read(fence, { timeoutMs: 10_000 });
+  }
 }
 
 /** Pixels whose R, G or B differ (vkms 6.12 writes 0xff into the X byte of XRGB8888). */

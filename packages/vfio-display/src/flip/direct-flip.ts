@@ -112,14 +112,18 @@ export interface DirectFlipStats {
   readonly source: ChangeSource | null;
   /** 'kernel' where the kernel commits the guest's flips (kernel option), else 'userspace'. */
   readonly flipper: 'kernel' | 'userspace';
-  /** Guest frames shown: this process's commits, or with kernel flips the kernel's. */
+  /**
+   * Guest frames shown: this process's commits, or with kernel flips the
+   * kernel's, summed over the assignments each guest mode change makes (a
+   * commit that completes while one is replaced can go uncounted).
+   */
   readonly frames: number;
-  /** Guest frames never shown because a newer one came first: by flip_seq, or the kernel's count. */
+  /** Guest frames never shown because a newer one came first: by flip_seq, or the kernel's count (summed as frames). */
   readonly dropped: number;
   readonly modesets: number;
   /** Framebuffers this process imported (one per guest buffer while it is in use; none with kernel flips). */
   readonly imports: number;
-  /** Kernel flips: the kernel's account (read from it when stats are read, kept when the flip ends). */
+  /** Kernel flips: the kernel's account of the current assignment (read when stats are read; kept, state 'off', when the flip ends). */
   readonly kernel: KernelFlipStatus | null;
   /** Userspace flips: from the change being seen to the commit's completion event. */
   readonly latency: LatencySummary;
@@ -226,6 +230,8 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   #kernelFlip: KernelFlip | undefined;
   /** Kernel flips: the kernel's account when the assignment ended. */
   #kernelStatus: KernelFlipStatus | null = null;
+  /** Kernel flips: commits and skipped surfaces of the assignments a reassignment ended (the kernel counts per assignment). */
+  #kernelEarlier = { commits: 0n, skipped: 0n };
 
   constructor(display: Display, card: Card, options: DirectFlipOptions = {}) {
     this.#options = parse(optionsSchema, options, 'directFlip() options');
@@ -252,8 +258,8 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     return {
       source: this.#source,
       flipper: this.#kernel ? 'kernel' : 'userspace',
-      frames: kernel ? Number(kernel.commits) : this.#frames,
-      dropped: kernel ? Number(kernel.skipped) : this.#dropped,
+      frames: kernel ? Number(this.#kernelEarlier.commits + kernel.commits) : this.#frames,
+      dropped: kernel ? Number(this.#kernelEarlier.skipped + kernel.skipped) : this.#dropped,
       modesets: this.#modesets,
       imports: this.#imports,
       kernel,
@@ -391,7 +397,11 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     const size = isUnscaled(placed.placement) ? {} : { width: crtc.width, height: crtc.height };
     const where = { crtcId, planeId, x: crtc.x, y: crtc.y, ...size };
     this.#lease ??= this.#card.createLease([connector.id, crtcId, planeId]);
-    if (this.#kernelFlip) this.#kernelFlip.reassign(this.#lease.fd, where);
+    if (this.#kernelFlip) {
+      const before = this.#kernelFlip.status();
+      this.#kernelFlip.reassign(this.#lease.fd, where);
+      this.#kernelEarlier = { commits: this.#kernelEarlier.commits + before.commits, skipped: this.#kernelEarlier.skipped + before.skipped };
+    }
     else this.#kernelFlip = this.#display.kernelFlip(this.#lease, where);
     const seq = ++this.#frames;
     const now = process.hrtime.bigint();
@@ -544,7 +554,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     if (this.#kernelFlip) {
       // The kernel's account outlives the assignment; ending it takes the
       // guest off the plane, and the lease goes back to the card.
-      if (!this.#display.device.closed) this.#kernelStatus = this.#kernelFlip.status();
+      if (!this.#display.device.closed) this.#kernelStatus = { ...this.#kernelFlip.status(), state: 'off' };
       this.#kernelFlip.close();
       this.#kernelFlip = undefined;
     }
