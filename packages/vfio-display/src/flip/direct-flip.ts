@@ -123,7 +123,7 @@ export interface DirectFlipStats {
   readonly modesets: number;
   /** Framebuffers this process imported (one per guest buffer while it is in use; none with kernel flips). */
   readonly imports: number;
-  /** Kernel flips: the kernel's account of the current assignment (read when stats are read; kept, state 'off', when the flip ends). */
+  /** Kernel flips: the kernel's account of the current assignment (read when stats are read; kept when the flip ends, with state 'off' unless the lease was revoked). */
   readonly kernel: KernelFlipStatus | null;
   /** Userspace flips: from the change being seen to the commit's completion event. */
   readonly latency: LatencySummary;
@@ -554,7 +554,10 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     if (this.#kernelFlip) {
       // The kernel's account outlives the assignment; ending it takes the
       // guest off the plane, and the lease goes back to the card.
-      if (!this.#display.device.closed) this.#kernelStatus = { ...this.#kernelFlip.status(), state: 'off' };
+      if (!this.#display.device.closed) {
+        const last = this.#kernelFlip.status();
+        this.#kernelStatus = { ...last, state: last.state === 'revoked' ? 'revoked' : 'off' };
+      }
       this.#kernelFlip.close();
       this.#kernelFlip = undefined;
     }
