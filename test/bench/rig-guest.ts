@@ -8,12 +8,23 @@ export interface FlipRig extends Disposable {
   readonly vkms: VkmsOutput;
 }
 
-export function openFlipRig(): FlipRig {
+/** The guest alone, for a benchmark whose host side is another process (which must be vkms's DRM master). */
+export function openFlipGuest(): MbochsGuest {
   const g = openMbochsGuest();
   try {
-    const vkms = openVkms();
     g.guest.draw(1);
     g.guest.draw(2, g.guest.backBufferLine());
+    return g;
+  } catch (err) {
+    g[Symbol.dispose]();
+    throw err;
+  }
+}
+
+export function openFlipRig(): FlipRig {
+  const g = openFlipGuest();
+  try {
+    const vkms = openVkms();
     return {
       g,
       vkms,
