@@ -56,6 +56,8 @@ function cProgram(modules: Record<string, object>): { source: string; expectatio
     }
   }
   const source = [
+    // DRM_CLOEXEC is O_CLOEXEC: drm.h leaves its definition to <fcntl.h>.
+    '#include <fcntl.h>',
     '#include <stddef.h>',
     '#include <stdio.h>',
     '#include <linux/vfio.h>',
