@@ -12,7 +12,7 @@ export interface Counts {
 interface TestResultData {
   skip?: string | boolean;
   todo?: string | boolean;
-  details: { type?: string };
+  details: { type?: string; error?: { failureType?: string } };
 }
 
 export default async function* countReporter(source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
@@ -22,8 +22,10 @@ export default async function* countReporter(source: AsyncIterable<TestEvent>): 
     const data = event.data as TestResultData;
     const skipped = data.skip !== undefined && data.skip !== false;
     // Suites pass or fail through their tests, so count tests only, except
-    // a skipped suite, whose tests never report.
-    if (data.details.type === 'suite' && !skipped) continue;
+    // a skipped suite, whose tests never report, and a suite that failed by
+    // itself (its body threw: no test of it ran to fail).
+    const ownFailure = event.type === 'test:fail' && data.details.error?.failureType !== 'subtestsFailed';
+    if (data.details.type === 'suite' && !skipped && !ownFailure) continue;
     if (skipped) counts.skipped++;
     else if (event.type === 'test:pass') counts.passed++;
     else counts.failed++;
