@@ -367,7 +367,9 @@ const ops: readonly Op[] = [
     directFlip ? 0.5 : 0,
     () => {
       const size = 8 + (random() < 0.7 ? vfioExt.vfio_device_feature_gfx_direct_flip.size : below(200));
-      const b = encode(vfio.vfio_device_feature, { argsz: random() < 0.8 ? size : word(), flags: random() < 0.7 ? oneOf([1 << 16, 1 << 17, 1 << 18, 3 << 16]) | (random() < 0.8 ? 11 : below(16)) : word() }, size);
+      const flags = random() < 0.7 ? oneOf([1 << 16, 1 << 17, 1 << 18, 3 << 16]) | (random() < 0.8 ? 11 : below(16)) : word();
+      // A GET writes back as much as argsz allows: the buffer must hold that, whatever argsz claims.
+      const b = arg(random() < 0.8 ? size : word(), encode(vfio.vfio_device_feature, { flags }, size));
       device.ioctl(vfio.VFIO_DEVICE_FEATURE, b, 'VFIO_DEVICE_FEATURE', 'fuzz');
       return undefined;
     },
