@@ -171,6 +171,23 @@ describe('directFlip of an mbochs guest onto vkms', { timeout: 600_000 }, () => 
     assert.equal(s.flip.stats.source, 'timer');
   });
 
+  test('timer and event mode: run() resolves with the stats when its signal aborts', { skip: !patched && 'needs kernel-patches 0004 (mbochs dma-buf vmap)' }, async () => {
+    for (const changes of ['timer', 'event'] as const) {
+      using g = openMbochsGuest();
+      using out = openVkms();
+      g.guest.draw(0);
+      const stop = new AbortController();
+      const flip = directFlip(g.display, out.card, { connectorId: out.writeback.id, kernel: false, changes, periodMs: 5, signal: stop.signal });
+      const running = flip.run();
+      for (let i = 0; i < 200 && flip.stats.frames === 0; i++) await sleep(10);
+      assert.equal(flip.stats.frames, 1, `${changes}: the guest is shown`);
+      stop.abort();
+      const stats = await running;
+      assert.equal(stats.source, changes);
+      assert.equal(stats.frames, 1);
+    }
+  });
+
   test('stock 6.12: the first commit is refused (mbochs dma-bufs have no vmap), typed, and nothing is left open', { skip: patched && 'stock kernel quirk' }, async () => {
     using g = openMbochsGuest();
     using out = openVkms();

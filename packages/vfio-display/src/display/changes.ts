@@ -102,6 +102,12 @@ export async function* pollChanges(query: QueryPlane, withCursor: boolean, optio
       cursor = c;
       yield { seq: ++seq, source: 'timer', primary: p, cursor: c, changed, events: null, seenAt: process.hrtime.bigint() };
     }
-    await sleep(periodMs, undefined, signal ? { signal, ref: keepAlive } : { ref: keepAlive });
+    try {
+      await sleep(periodMs, undefined, signal ? { signal, ref: keepAlive } : { ref: keepAlive });
+    } catch (err) {
+      // The timer rejects with an AbortError of its own: end with the signal's reason, as event mode does.
+      signal?.throwIfAborted();
+      throw err;
+    }
   }
 }
