@@ -2,7 +2,7 @@
 // arrays of DRM_IOCTL_MODE_ATOMIC; plane source rectangles in 16.16 fixed
 // point; out-fences (sync_file fds the kernel writes through a pointer in
 // the value array); and the ioctl itself with its typed refusal.
-import { AtomicCommitError, fromSystemError, InvalidArgumentError, PermissionError, VfioDisplayError, type CommitObject } from '../errors.js';
+import { AtomicCommitError, ClosedError, fromSystemError, InvalidArgumentError, PermissionError, VfioDisplayError, type CommitObject } from '../errors.js';
 import { OwnedFd } from '../fd.js';
 import type { PointerPatch } from '../native.js';
 import { encode } from '../uapi/codec.js';
@@ -217,6 +217,8 @@ export class OutFence implements Resource, Disposable {
   readonly #label: string;
   #fd: OwnedFd | undefined;
   #file: DrmFile | undefined;
+  /** Pending waits, cancelled by close(). */
+  readonly #closing = new Set<AbortController>();
 
   constructor(label: string) {
     this.#label = label;
@@ -247,19 +249,31 @@ export class OutFence implements Resource, Disposable {
     file.own(this);
   }
 
-  /** Resolves once the fence has signalled (the kernel finished the work), then closes it. */
+  /**
+   * Resolves once the fence has signalled (the kernel finished the work),
+   * then closes it. A close() meanwhile rejects the wait with ClosedError.
+   */
   async wait(options: WaitOptions = {}): Promise<void> {
     const fd = this.#fd;
     if (!fd) throw new InvalidArgumentError(`${this.#label}: no fence (the request was not committed, or only tested)`);
     if (fd.closed) return;
-    const result = await waitReadable(fd.fd, { keepAlive: true, ...options });
-    if (result === 'timeout') throw new VfioDisplayError(`${this.#label}: the fence did not signal within ${options.timeoutMs ?? 0} ms`, { code: 'ETIMEDOUT' });
+    const closing = new AbortController();
+    this.#closing.add(closing);
+    try {
+      const signal = options.signal ? AbortSignal.any([options.signal, closing.signal]) : closing.signal;
+      const result = await waitReadable(fd.fd, { keepAlive: true, ...options, signal });
+      if (result === 'timeout') throw new VfioDisplayError(`${this.#label}: the fence did not signal within ${options.timeoutMs ?? 0} ms`, { code: 'ETIMEDOUT' });
+    } finally {
+      this.#closing.delete(closing);
+    }
     this.close();
   }
 
   close(): void {
     const fd = this.#fd;
     if (!fd || fd.closed) return;
+    // Cancelled first: a poll must not outlive its fd (the number may name another file next).
+    for (const closing of this.#closing) closing.abort(new ClosedError(this.#label));
     this.#file?.release(this);
     fd.close();
   }
