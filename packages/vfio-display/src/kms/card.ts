@@ -510,6 +510,8 @@ export class Card implements Disposable {
   async commit(request: AtomicRequest, options: AsyncCommitOptions = {}): Promise<CommitCompletion> {
     const crtcs = request.crtcs;
     if (crtcs.size === 0) throw new InvalidArgumentError('a commit that waits for its completion must name a CRTC (a CRTC property, or a plane or connector CRTC_ID)');
+    // An aborted caller gets no commit: checked before the ioctl, not only while waiting for its event.
+    options.signal?.throwIfAborted();
     const userData = this.#nextUserData++;
     this.#ioctl(request, d.DRM_MODE_ATOMIC_NONBLOCK | d.DRM_MODE_PAGE_FLIP_EVENT, options, userData);
     const events = await this.#events.expect(userData, crtcs, options.signal);
