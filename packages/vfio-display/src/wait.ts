@@ -1,12 +1,12 @@
 // Waiting for an fd to become readable, on the caller's event loop (uv_poll
 // in the addon, not the thread pool). Only one wait per fd may be pending:
 // libuv allows one poll handle per fd, so callers serialise their waits.
+import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { fromSystemError, VfioDisplayError } from './errors.js';
 import { native, type WaitHandle } from './native.js';
 
-const ETIMEDOUT = 110;
-const ECANCELED = 125;
+const { ETIMEDOUT, ECANCELED } = constants.errno;
 const UV_DISCONNECT = 4;
 
 export interface WaitOptions {
