@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { closeSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AtomicCommitError, ClosedError, InvalidArgumentError, KernelError, NotFoundError, PermissionError, openCard, planeSupports, uapi, type Card } from 'vfio-display';
 import { testPattern } from '../lib/bochs-guest.js';
 import { findVkmsCard, requireRig } from '../lib/rig.js';
-import { commitAndCapture, openFds, openVkms, rgbMismatches, solid, writebackMode } from '../lib/vkms.js';
+import { captureScanout, commitAndCapture, openFds, openVkms, rgbMismatches, solid, writebackMode } from '../lib/vkms.js';
 
 requireRig();
 const { drm, drmFourcc: fourcc } = uapi;
@@ -151,6 +152,32 @@ describe('scanout on vkms', { timeout: 120_000 }, () => {
       [next.userData],
     );
     assert.equal(card.planeState(primary.id).fbId, b.framebuffer.id);
+    // A signal already aborted: refused before the ioctl, nothing changes on the screen.
+    await assert.rejects(card.attachFramebuffer(primary.id, on(a.framebuffer), { signal: AbortSignal.abort() }), { name: 'AbortError' });
+    assert.equal(card.planeState(primary.id).fbId, b.framebuffer.id, 'the aborted commit was not issued');
+    assert.equal(card.pendingCommits, 0);
+  });
+
+  test('closing an out-fence with a wait pending cancels the wait first: it rejects with ClosedError, nothing polls a closed fd', async () => {
+    using out = openVkms();
+    const { card, primary, crtcId } = out;
+    const mode = writebackMode(out, 640, 480);
+    using src = card.createDumb({ width: 640, height: 480 });
+    using blob = card.createModeBlob(mode);
+    using capture = card.createWriteback(out.writeback.id, { width: 640, height: 480 });
+    const request = card.atomic().setCrtc(crtcId, { active: true, modeId: blob.id }).setConnector(out.virtual.id, 0).setPlane(primary.id, { fbId: src.framebuffer.id, crtcId, src: full(640, 480), crtc: full(640, 480) });
+    const fence = capture.attach(request, crtcId);
+    // Issued before commit() returns: the writeback fence signals at a later vblank.
+    const committed = card.commit(request, { allowModeset: true });
+    const waiting = fence.wait();
+    fence.close();
+    const outcome = await Promise.race([waiting.then(() => 'resolved', (err: unknown) => err), sleep(3000).then(() => 'still pending after 3 s')]);
+    assert.ok(outcome instanceof ClosedError, String(outcome));
+    await committed;
+    // The writeback job ends before its buffer and the card go: on vkms 6.12,
+    // releasing them with the job pending left the next test's writeback
+    // capture unsignalled (seen once here; not investigated further).
+    await captureScanout(out, 640, 480);
   });
 
   test('TEST_ONLY of invalid configurations: a typed error naming what it set, and nothing changes', async () => {
