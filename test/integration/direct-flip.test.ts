@@ -188,6 +188,39 @@ describe('directFlip of an mbochs guest onto vkms', { timeout: 600_000 }, () => 
     }
   });
 
+  test('patched: a watcher on the same display beside directFlip: both see every guest flip', { skip: !patched && 'needs kernel-patches 0004 (mbochs dma-buf vmap)' }, async () => {
+    using g = openMbochsGuest();
+    using out = openVkms();
+    g.guest.draw(0);
+    const stop = new AbortController();
+    const flip = directFlip(g.display, out.card, { connectorId: out.writeback.id, kernel: false, changes: 'event', signal: stop.signal });
+    const running = flip.run();
+    const watcher = g.display.changes({ signal: stop.signal });
+    const frames = async (n: number, what: string): Promise<void> => {
+      for (let i = 0; i < 1000 && flip.stats.frames < n; i++) await sleep(5);
+      assert.equal(flip.stats.frames, n, what);
+    };
+    const watched = async (what: string): Promise<void> => {
+      const r = await Promise.race([watcher.next(), sleep(10_000, 'timeout' as const, { ref: false })]);
+      assert.ok(r !== 'timeout' && !r.done && r.value.changed.primary, `${what}: the watcher sees it`);
+    };
+    await watched('the first state');
+    await frames(1, 'the guest is shown');
+    let line = 0;
+    for (let k = 1; k <= 10; k++) {
+      line = line === 0 ? g.guest.backBufferLine() : 0;
+      g.guest.draw(k, line);
+      g.guest.flip(line);
+      await watched(`guest flip ${String(k)}`);
+      await frames(k + 1, `guest flip ${String(k)} is shown`);
+    }
+    stop.abort();
+    const stats = await running;
+    assert.equal(stats.frames, 11);
+    assert.equal(stats.dropped, 0);
+    await watcher.return(undefined);
+  });
+
   test('stock 6.12: the first commit is refused (mbochs dma-bufs have no vmap), typed, and nothing is left open', { skip: patched && 'stock kernel quirk' }, async () => {
     using g = openMbochsGuest();
     using out = openVkms();

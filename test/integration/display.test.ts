@@ -2,7 +2,7 @@
 // EDID) and mdpy (region planes), opened both ways, with the test as guest.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { BusyError, ClosedError, Display, InvalidArgumentError, NotFoundError, UnsupportedError, openDevice, openDisplay, uapi, type PlaneInfo } from 'vfio-display';
@@ -74,6 +74,49 @@ describe('mbochs dma-bufs', () => {
     const b = display.dmabuf(back);
     assert.notEqual(b.fd, a.fd);
     assert.equal(display.dmabuf(front), a, 'both buffers stay cached');
+  });
+
+  test('a dma-buf the display lends cannot be closed by its borrower; one exported for the caller is the caller\'s', () => {
+    using mdev = createMdev('mbochs', 'mbochs-small');
+    using display = openDisplay(mdev.uuid);
+    using guest = new BochsGuest(display.device);
+    guest.setMode(800, 600);
+    const front = dmabufPlane(display.query());
+    const lent = display.dmabuf(front);
+    // `using buf = display.dmabuf(p)` closed the cache's fd, and every later display.dmabuf(p) threw ClosedError.
+    const asOwned = lent as unknown as Partial<Disposable & { close(): void }>;
+    assert.equal(asOwned.close, undefined, 'no close()');
+    assert.equal(asOwned[Symbol.dispose], undefined, 'no dispose');
+    const own = display.exportDmabuf(front);
+    assert.equal(own.id, lent.id);
+    assert.notEqual(own.fd, lent.fd, 'an fd of its own');
+    own.close();
+    assert.equal(display.dmabuf(front), lent, 'the cache is untouched');
+    assert.ok(!lent.closed);
+  });
+
+  test('patched mbochs: a mapping owns its fd, so it syncs after the display evicted the buffer and the fd number was reused', { skip: !patched && 'needs kernel-patches 0003' }, () => {
+    using mdev = createMdev('mbochs', 'mbochs-small');
+    using display = openDisplay(mdev.uuid, { dmabufCacheSize: 1 });
+    using guest = new BochsGuest(display.device);
+    guest.setMode(800, 600);
+    const drawn = guest.draw(7);
+    const lent = display.dmabuf(dmabufPlane(display.query()));
+    using map = lent.map();
+    guest.flip(guest.backBufferLine());
+    display.dmabuf(dmabufPlane(display.query()));
+    assert.ok(lent.closed, 'evicted: a cache of one');
+    assert.throws(() => lent.fd, ClosedError);
+    const reused = openSync('/dev/null', 'r');
+    try {
+      map.begin('read');
+      assert.ok(Buffer.from(map.bytes.subarray(0, drawn.length)).equals(drawn), 'the evicted buffer, still mapped');
+      map.end('read');
+    } finally {
+      closeSync(reused);
+    }
+    map.unmap();
+    assert.throws(() => { map.begin('read'); }, ClosedError, 'an unmapped mapping has no fd left');
   });
 
   test('patched mbochs: both buffers of a double-buffered guest map with the pixels it drew', { skip: !patched && 'needs kernel-patches 0003' }, () => {

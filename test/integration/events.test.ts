@@ -21,6 +21,14 @@ function quietFor(pending: Promise<unknown>, ms: number): Promise<'woke' | 'quie
   return Promise.race([pending.then(() => 'woke' as const), sleep(ms).then(() => 'quiet' as const)]);
 }
 
+/** `pending`, or a failure naming `what` after `ms` (a stream that never wakes fails, rather than hanging the suite). */
+async function within<T>(pending: Promise<T>, ms: number, what: string): Promise<T> {
+  const timeout = sleep(ms, 'timeout' as const, { ref: false });
+  const result = await Promise.race([pending, timeout]);
+  if (result === 'timeout') assert.fail(`${what}: nothing within ${String(ms)} ms`);
+  return result;
+}
+
 async function next(changes: AsyncIterator<DisplayChange>): Promise<DisplayChange> {
   const r = await changes.next();
   assert.ok(!r.done);
@@ -122,6 +130,43 @@ describe('patched kernel: display change IRQ and extended plane info', { skip: !
     assert.equal(change.source, 'event');
     assert.equal(change.changed.primary, true);
     await second.return(undefined);
+  });
+
+  test('streams share the IRQ: two on one display see every change they want, and one ending leaves the other running', async () => {
+    using rig = openMbochsGuest();
+    const { display, guest } = rig;
+    // Before the display subscribed once for all its streams, the second stream's SET_IRQS took the IRQ from the first.
+    const all = display.changes();
+    const modes = display.changes({ kinds: ['mode'] });
+    await next(all);
+    await next(modes);
+    for (const line of [guest.backBufferLine(), 0, guest.backBufferLine()]) {
+      guest.flip(line);
+      const change = await within(next(all), 10_000, 'the first stream sees the flip');
+      assert.equal(change.changed.primary, true);
+      assert.equal(change.events?.primary, 1);
+    }
+    const pending = next(modes);
+    assert.equal(await quietFor(pending, 300), 'quiet', 'flips do not wake a stream that wants mode changes only');
+    // A mode set is several register writes: the latch may see the display off on the way.
+    const untilWidth = async (stream: AsyncIterator<DisplayChange>, width: number, first: Promise<DisplayChange> | undefined, what: string): Promise<{ primary: number; mode: number }> => {
+      const seen = { primary: 0, mode: 0 };
+      for (let pendingChange = first ?? next(stream); ; pendingChange = next(stream)) {
+        const change = await within(pendingChange, 10_000, what);
+        assert.ok(change.changed.mode, `${what}: a mode change`);
+        seen.primary += change.events?.primary ?? 0;
+        seen.mode += change.events?.mode ?? 0;
+        if (change.primary?.width === width) return seen;
+      }
+    };
+    guest.setMode(1024, 768);
+    const [a, m] = await Promise.all([untilWidth(all, 1024, undefined, 'the first stream sees the mode change'), untilWidth(modes, 1024, pending, 'the second stream sees it')]);
+    assert.ok(a.mode >= 1 && m.mode >= 1);
+    assert.equal(m.primary, 3, 'the flips the second stream slept through are counted');
+    await all.return(undefined);
+    guest.setMode(800, 600);
+    await untilWidth(modes, 800, undefined, 'the second stream, alone');
+    await modes.return(undefined);
   });
 
   test('writes that change nothing signal nothing', async () => {

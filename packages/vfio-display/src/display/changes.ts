@@ -1,10 +1,11 @@
 // Display changes as an async iterator. Without a change notification from
-// the kernel (upstream has none), the planes are polled on a timer and a
-// change is yielded only when a query answer differs; the kernel-patches
-// series adds an eventfd, and the iterator then waits on it instead. The
-// API is the same in both modes, and says which is in use.
+// the kernel (upstream has none), the planes are polled on a timer; the
+// kernel-patches series adds an eventfd, and the iterator then waits on it
+// instead (events.ts). Either way a change is yielded only when a query
+// answer differs from the last one yielded: the API is the same in both
+// modes, and says which is in use.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PlaneInfo, PlaneType } from './plane.js';
+import { diffPlanes, type PlaneInfo, type PlaneType } from './plane.js';
 
 export type ChangeSource = 'event' | 'timer';
 
@@ -56,30 +57,48 @@ export interface ChangeStream extends AsyncGenerator<DisplayChange, void, undefi
 
 export type QueryPlane = (type: PlaneType) => PlaneInfo | null;
 
-/** What names the plane's buffer: "dmabuf 3", "region 16". */
-const bufferId = (p: PlaneInfo): string => `${p.mode} ${p.mode === 'dmabuf' ? p.dmabufId : p.regionIndex}`;
+type Changed = DisplayChange['changed'];
 
-/** Same buffer and geometry (what a consumer has to react to). */
-export function samePlane(a: PlaneInfo | null, b: PlaneInfo | null): boolean {
-  if (a === null || b === null) return a === b;
-  return (
-    a.drmFormat === b.drmFormat &&
-    a.modifier === b.modifier &&
-    a.width === b.width &&
-    a.height === b.height &&
-    a.stride === b.stride &&
-    a.size === b.size &&
-    a.x === b.x &&
-    a.y === b.y &&
-    a.hotspot?.x === b.hotspot?.x &&
-    a.hotspot?.y === b.hotspot?.y &&
-    bufferId(a) === bufferId(b)
-  );
+/**
+ * What differs from the last change a stream yielded (everything on the
+ * first), or null if nothing does: both modes yield changes only.
+ */
+export function changeSince(last: { primary: PlaneInfo | null; cursor: PlaneInfo | null } | undefined, primary: PlaneInfo | null, cursor: PlaneInfo | null): Changed | null {
+  if (!last) return { primary: true, cursor: true, mode: true };
+  const p = diffPlanes(last.primary, primary);
+  const c = diffPlanes(last.cursor, cursor);
+  return p.any || c.any ? { primary: p.any, cursor: c.any, mode: p.layout } : null;
 }
 
-export function sameMode(a: PlaneInfo | null, b: PlaneInfo | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.drmFormat === b.drmFormat && a.modifier === b.modifier && a.width === b.width && a.height === b.height && a.stride === b.stride;
+/**
+ * The one loop of both modes: queries the planes, yields what changed since
+ * the last change yielded (the first time, the current state), then waits
+ * for `wake`, which resolves with the kernel's signals (event mode) or null
+ * (timer mode).
+ */
+export async function* planeChanges(
+  source: ChangeSource,
+  query: QueryPlane,
+  withCursor: boolean,
+  signal: AbortSignal | undefined,
+  wake: () => Promise<EventCounts | null>,
+): AsyncGenerator<DisplayChange> {
+  let seq = 0;
+  let last: { primary: PlaneInfo | null; cursor: PlaneInfo | null } | undefined;
+  let events: EventCounts | null = null;
+  for (;;) {
+    signal?.throwIfAborted();
+    const primary = query('primary');
+    const cursor = withCursor ? query('cursor') : null;
+    const changed = changeSince(last, primary, cursor);
+    if (changed) {
+      yield { seq: ++seq, source, primary, cursor, changed, events, seenAt: process.hrtime.bigint() };
+      last = { primary, cursor };
+      events = null;
+    }
+    const counts = await wake();
+    if (counts) events = events ? { primary: events.primary + counts.primary, cursor: events.cursor + counts.cursor, mode: events.mode + counts.mode, any: events.any + counts.any } : counts;
+  }
 }
 
 /**
@@ -87,21 +106,9 @@ export function sameMode(a: PlaneInfo | null, b: PlaneInfo | null): boolean {
  * first iteration yields the current state. `withCursor` is false for
  * region-mode devices, whose drivers answer only for the primary plane.
  */
-export async function* pollChanges(query: QueryPlane, withCursor: boolean, options: ChangesOptions): AsyncGenerator<DisplayChange> {
+export function pollChanges(query: QueryPlane, withCursor: boolean, options: ChangesOptions): AsyncGenerator<DisplayChange> {
   const { signal, periodMs = 16, keepAlive = true } = options;
-  let seq = 0;
-  let primary: PlaneInfo | null | undefined;
-  let cursor: PlaneInfo | null | undefined;
-  for (;;) {
-    signal?.throwIfAborted();
-    const p = query('primary');
-    const c = withCursor ? query('cursor') : null;
-    const changed = { primary: primary === undefined || !samePlane(primary, p), cursor: cursor === undefined || !samePlane(cursor, c), mode: primary === undefined || !sameMode(primary, p) };
-    if (changed.primary || changed.cursor) {
-      primary = p;
-      cursor = c;
-      yield { seq: ++seq, source: 'timer', primary: p, cursor: c, changed, events: null, seenAt: process.hrtime.bigint() };
-    }
+  return planeChanges('timer', query, withCursor, signal, async () => {
     try {
       await sleep(periodMs, undefined, signal ? { signal, ref: keepAlive } : { ref: keepAlive });
     } catch (err) {
@@ -109,5 +116,6 @@ export async function* pollChanges(query: QueryPlane, withCursor: boolean, optio
       signal?.throwIfAborted();
       throw err;
     }
-  }
+    return null;
+  });
 }

@@ -5,11 +5,11 @@ import { openDevice, type DeviceTarget, type OpenOptions } from '../device/open.
 import { InvalidArgumentError, UnsupportedError, VfioDisplayError } from '../errors.js';
 import * as ext from '../uapi/vfio-ext.js';
 import type { IrqInfo } from '../device/device.js';
-import { eventChanges } from './events.js';
+import { ChangeHub } from './events.js';
 import * as v from '../uapi/vfio.js';
 import { abortSignal, lazySchema, parse } from '../validate.js';
 import { pollChanges, type ChangesOptions, type ChangeSource, type ChangeStream, type DisplayChange } from './changes.js';
-import { DmabufCache, type Dmabuf, type DmabufPlane } from './dmabuf.js';
+import { DmabufCache, exportDmabuf, type BorrowedDmabuf, type Dmabuf, type DmabufPlane } from './dmabuf.js';
 import { EdidRegion, type EdidLimits } from './edid.js';
 import { generateEdid, parseMode, type DisplayMode, type EdidOptions } from './edid-generator.js';
 import { PlaneQuery, checkPlaneType, type DrmFbPlane, type PlaneInfo, type PlaneMode, type PlaneType } from './plane.js';
@@ -61,6 +61,8 @@ export class Display implements Disposable {
   readonly #dmabufs: DmabufCache;
   readonly #framebuffer: RegionFramebuffer;
   readonly #edid: EdidRegion | null;
+  /** The display change IRQ's one subscription, shared by every event-mode stream. */
+  readonly #hub: ChangeHub | null;
   readonly features: DisplayFeatures;
   /** changes() streams still running: a removed device is let go once they have ended. */
   #streams = 0;
@@ -93,6 +95,7 @@ export class Display implements Disposable {
     // where the device also describes the extension's display change IRQ,
     // so a kernel that gave those bits another meaning is not misread.
     this.#planes.extended = changeIrq !== null && this.#planes.probe(planes, true);
+    this.#hub = changeIrq ? new ChangeHub(device, changeIrq) : null;
     this.features = {
       planes,
       edid: this.#edid?.limits() ?? null,
@@ -177,9 +180,18 @@ export class Display implements Disposable {
     }
   }
 
-  /** The dma-buf of a dma-buf plane, exported once per buffer and cached (the cache owns it). */
-  dmabuf(plane: DmabufPlane): Dmabuf {
+  /**
+   * The dma-buf of a dma-buf plane, exported once per buffer and cached: the
+   * display owns it and lends it (no close(); evicted after `dmabufCacheSize`
+   * other buffers, or at a close).
+   */
+  dmabuf(plane: DmabufPlane): BorrowedDmabuf {
     return this.#dmabufs.get(plane);
+  }
+
+  /** A new export of a dma-buf plane's buffer, owned by the caller (hand it to another process, close it when done). */
+  exportDmabuf(plane: DmabufPlane): Dmabuf {
+    return exportDmabuf(this.device, plane);
   }
 
   /** The bytes of a region plane (a live view of the device's framebuffer). */
@@ -209,10 +221,15 @@ export class Display implements Disposable {
   /**
    * Display changes: by the kernel's display change IRQ where it has one
    * (no timer runs, no wake-up while idle), else by polling every periodMs
-   * (16). The first change is the current state. One stream at a time per
-   * device: the IRQ has one set of eventfds. When the kernel removes the
-   * device, the stream ends with a DeviceRemovedError and, once every stream
-   * has ended, the display closes itself so that the removal can complete.
+   * (16). The first change is the current state; after it, a stream yields
+   * only when an answer differs from the last it yielded, in both modes.
+   * Any number of streams may run on one display (a directFlip beside a
+   * watcher): the display subscribes to the IRQ once and fans it out. Two
+   * Displays on one device fd would not share it: the IRQ has one set of
+   * eventfds. When the kernel removes the device, the stream ends with a
+   * DeviceRemovedError and, once every stream has ended, the display closes
+   * itself so that the removal can complete; close() ends its streams with
+   * ClosedError.
    */
   changes(options: ChangesOptions = {}): ChangeStream {
     const parsed = parse(changesOptions, options, 'changes() options') as ChangesOptions;
@@ -226,7 +243,7 @@ export class Display implements Disposable {
     const removal = this.device.removal;
     const watched = { ...parsed, signal: parsed.signal ? AbortSignal.any([parsed.signal, removal]) : removal };
     const source: ChangeSource = irq && mode !== 'timer' ? 'event' : 'timer';
-    const stream = irq && source === 'event' ? eventChanges(this.device, irq, query, withCursor, watched) : pollChanges(query, withCursor, watched);
+    const stream = this.#hub && source === 'event' ? this.#hub.changes(query, withCursor, watched) : pollChanges(query, withCursor, watched);
     return Object.assign(this.#tracked(stream, removal), { source });
   }
 
@@ -265,6 +282,7 @@ export class Display implements Disposable {
   /** Closes the cached dma-bufs and framebuffer mapping, and the device if owned. Idempotent. */
   close(): void {
     this.device.removal.removeEventListener('abort', this.#onRemoval);
+    this.#hub?.close();
     this.#dmabufs.clear();
     this.#framebuffer.close();
     if (this.#ownsDevice) this.device.close();

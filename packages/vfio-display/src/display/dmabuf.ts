@@ -7,7 +7,7 @@ import { native } from '../native.js';
 import { ioctl } from '../sys.js';
 import { iow } from '../uapi/ioctl.js';
 import * as v from '../uapi/vfio.js';
-import type { PlaneInfo } from './plane.js';
+import { diffPlanes, type PlaneInfo } from './plane.js';
 
 export type DmabufPlane = Extract<PlaneInfo, { mode: 'dmabuf' }>;
 export type CpuAccess = 'read' | 'write' | 'rw';
@@ -20,19 +20,25 @@ const DMA_BUF_IOCTL_SYNC = iow(0x62, 0, 8);
 const ACCESS: Record<CpuAccess, number> = { read: DMA_BUF_SYNC_READ, write: DMA_BUF_SYNC_WRITE, rw: DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE };
 
 const F_SETFD = 2;
+const F_DUPFD_CLOEXEC = 1030;
 const FD_CLOEXEC = 1;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
 
-/** A CPU mapping of a dma-buf. Bracket access with begin()/end() (DMA_BUF_IOCTL_SYNC). */
+/**
+ * A CPU mapping of a dma-buf. Bracket access with begin()/end()
+ * (DMA_BUF_IOCTL_SYNC). It owns a duplicate of the dma-buf's fd, so its syncs
+ * reach this buffer however long the fd it was made from stays open (a
+ * display evicts cached buffers, and the kernel reuses fd numbers).
+ */
 export class DmabufMapping implements Disposable {
   readonly #buffer: ArrayBuffer;
-  readonly #fd: number;
+  readonly #fd: OwnedFd;
   readonly #sync = new BigUint64Array(1);
   readonly bytes: Uint8Array;
 
-  constructor(buffer: ArrayBuffer, fd: number) {
+  constructor(buffer: ArrayBuffer, fd: OwnedFd) {
     this.#buffer = buffer;
     this.#fd = fd;
     this.bytes = new Uint8Array(buffer);
@@ -40,7 +46,7 @@ export class DmabufMapping implements Disposable {
 
   #syncCall(flags: number): void {
     this.#sync[0] = BigInt(flags);
-    ioctl(this.#fd, DMA_BUF_IOCTL_SYNC, new Uint8Array(this.#sync.buffer), 'DMA_BUF_IOCTL_SYNC', 'sync a dma-buf for CPU access');
+    ioctl(this.#fd.fd, DMA_BUF_IOCTL_SYNC, new Uint8Array(this.#sync.buffer), 'DMA_BUF_IOCTL_SYNC', 'sync a dma-buf for CPU access');
   }
 
   begin(access: CpuAccess = 'read'): void {
@@ -51,8 +57,14 @@ export class DmabufMapping implements Disposable {
     this.#syncCall(ACCESS[access] | DMA_BUF_SYNC_END);
   }
 
+  /** Unmaps the bytes and closes the mapping's fd; idempotent. */
   unmap(): void {
-    native.munmap(this.#buffer);
+    if (this.#fd.closed) return;
+    try {
+      native.munmap(this.#buffer);
+    } finally {
+      this.#fd.close();
+    }
   }
 
   [Symbol.dispose](): void {
@@ -60,7 +72,7 @@ export class DmabufMapping implements Disposable {
   }
 }
 
-/** One exported dma-buf; owns its fd. */
+/** One exported dma-buf, owned by whoever holds this object: close() it when done. */
 export class Dmabuf implements Disposable {
   readonly #fd: OwnedFd;
   /** The plane it was exported for. */
@@ -75,7 +87,7 @@ export class Dmabuf implements Disposable {
     return this.plane.dmabufId;
   }
 
-  /** The dma-buf fd (borrowed: pass it on, e.g. to KMS import; do not close it). */
+  /** The dma-buf fd, for this object's lifetime: pass it on (KMS import), close() the object, not the fd. */
   get fd(): number {
     return this.#fd.fd;
   }
@@ -84,12 +96,14 @@ export class Dmabuf implements Disposable {
     return this.#fd.closed;
   }
 
-  /** Maps the plane's bytes for the CPU, where the exporter allows it. */
+  /** Maps the plane's bytes for the CPU, where the exporter allows it. The mapping owns an fd of its own. */
   map(options: { writable?: boolean } = {}): DmabufMapping {
     const prot = PROT_READ | (options.writable ? PROT_WRITE : 0);
+    const fd = dupFd(this.fd, `mapping of dma-buf ${this.id}`);
     try {
-      return new DmabufMapping(native.mmap(this.fd, this.plane.size, prot, MAP_SHARED, 0), this.fd);
+      return new DmabufMapping(native.mmap(fd.fd, this.plane.size, prot, MAP_SHARED, 0), fd);
     } catch (err) {
+      fd.close();
       const e = fromSystemError(err, `mmap dma-buf ${this.id}`);
       if (e.code === 'EINVAL' || e.code === 'EACCES' || e.code === 'ENODEV') {
         // Linux 6.12 mbochs exports read-only with the exact (not page-rounded)
@@ -112,6 +126,50 @@ export class Dmabuf implements Disposable {
   }
 }
 
+/**
+ * A dma-buf the display keeps and lends (`Display.dmabuf()`): use its fd while
+ * the display keeps the buffer, never close it; it has no close(). Once the
+ * display evicts the buffer, `fd` throws ClosedError; a mapping made from it
+ * stays valid.
+ */
+export class BorrowedDmabuf {
+  readonly #owner: Dmabuf;
+
+  constructor(owner: Dmabuf) {
+    this.#owner = owner;
+  }
+
+  get plane(): DmabufPlane {
+    return this.#owner.plane;
+  }
+
+  get id(): number {
+    return this.#owner.id;
+  }
+
+  /** The borrowed fd: import it (KMS, EGL); do not close it. */
+  get fd(): number {
+    return this.#owner.fd;
+  }
+
+  get closed(): boolean {
+    return this.#owner.closed;
+  }
+
+  map(options: { writable?: boolean } = {}): DmabufMapping {
+    return this.#owner.map(options);
+  }
+}
+
+/** A close-on-exec duplicate of `fd`, owned. */
+function dupFd(fd: number, label: string): OwnedFd {
+  try {
+    return new OwnedFd(native.fcntl(fd, F_DUPFD_CLOEXEC, 0), label);
+  } catch (err) {
+    throw fromSystemError(err, `duplicate the fd of a ${label}`);
+  }
+}
+
 /** GET_GFX_DMABUF for `plane`; the new fd is close-on-exec. */
 export function exportDmabuf(device: VfioDevice, plane: DmabufPlane): Dmabuf {
   const arg = new Uint8Array(new Uint32Array([plane.dmabufId]).buffer);
@@ -127,9 +185,6 @@ export function exportDmabuf(device: VfioDevice, plane: DmabufPlane): Dmabuf {
   return new Dmabuf(owned, plane);
 }
 
-const sameBuffer = (a: DmabufPlane, b: DmabufPlane): boolean =>
-  a.drmFormat === b.drmFormat && a.modifier === b.modifier && a.width === b.width && a.height === b.height && a.stride === b.stride && a.size === b.size;
-
 /**
  * Exported dma-bufs by dmabuf_id, most recently used last. A cached buffer is
  * reused only while the plane's geometry is the same: drivers reuse freed ids
@@ -138,7 +193,7 @@ const sameBuffer = (a: DmabufPlane, b: DmabufPlane): boolean =>
 export class DmabufCache implements Disposable {
   readonly #device: VfioDevice;
   readonly #keep: number;
-  readonly #byId = new Map<number, Dmabuf>();
+  readonly #byId = new Map<number, { owned: Dmabuf; lent: BorrowedDmabuf }>();
 
   constructor(device: VfioDevice, keep = 5) {
     this.#device = device;
@@ -149,29 +204,31 @@ export class DmabufCache implements Disposable {
     return this.#byId.size;
   }
 
-  get(plane: DmabufPlane): Dmabuf {
+  /** The cached export of `plane`'s buffer, lent: the cache keeps it and closes it on eviction. */
+  get(plane: DmabufPlane): BorrowedDmabuf {
     const cached = this.#byId.get(plane.dmabufId);
     if (cached) {
       this.#byId.delete(plane.dmabufId);
-      if (sameBuffer(cached.plane, plane)) {
+      if (!cached.owned.closed && !diffPlanes(cached.owned.plane, plane).layout) {
         this.#byId.set(plane.dmabufId, cached);
-        return cached;
+        return cached.lent;
       }
-      cached.close();
+      cached.owned.close();
     }
-    const dmabuf = exportDmabuf(this.#device, plane);
-    this.#byId.set(plane.dmabufId, dmabuf);
+    const owned = exportDmabuf(this.#device, plane);
+    const entry = { owned, lent: new BorrowedDmabuf(owned) };
+    this.#byId.set(plane.dmabufId, entry);
     for (const [id, old] of this.#byId) {
       if (this.#byId.size <= this.#keep) break;
-      old.close();
+      old.owned.close();
       this.#byId.delete(id);
     }
-    return dmabuf;
+    return entry.lent;
   }
 
   /** Closes every cached dma-buf (after a mode change, or when done). */
   clear(): void {
-    for (const dmabuf of this.#byId.values()) dmabuf.close();
+    for (const { owned } of this.#byId.values()) owned.close();
     this.#byId.clear();
   }
 

@@ -56,6 +56,33 @@ export type DrmFbPlane = PlaneCommon & { readonly mode: 'drm-fb'; readonly fbId:
 /** How a query asks for the plane: a dma-buf id, a region index, or a host DRM framebuffer id. */
 export type QueryMode = PlaneMode | 'drm-fb';
 
+/** What names the plane's buffer: "dmabuf 3", "region 16". */
+const bufferName = (p: PlaneInfo): string => `${p.mode} ${p.mode === 'dmabuf' ? p.dmabufId : p.regionIndex}`;
+
+export interface PlaneDifference {
+  /** Format, modifier, size or stride differ, or one is null: an export of the one is not the other. */
+  readonly layout: boolean;
+  /** Anything a consumer reacts to: the layout, the buffer, the position, the visible origin, or a new surface (flip_seq). */
+  readonly any: boolean;
+}
+
+/** The one comparison of two answers for a plane: the change streams and the dma-buf cache use it. */
+export function diffPlanes(a: PlaneInfo | null, b: PlaneInfo | null): PlaneDifference {
+  if (a === null || b === null) return { layout: a !== b, any: a !== b };
+  const layout = a.drmFormat !== b.drmFormat || a.modifier !== b.modifier || a.width !== b.width || a.height !== b.height || a.stride !== b.stride || a.size !== b.size;
+  const any =
+    layout ||
+    bufferName(a) !== bufferName(b) ||
+    a.x !== b.x ||
+    a.y !== b.y ||
+    a.hotspot?.x !== b.hotspot?.x ||
+    a.hotspot?.y !== b.hotspot?.y ||
+    a.srcX !== b.srcX ||
+    a.srcY !== b.srcY ||
+    a.flipSeq !== b.flipSeq;
+  return { layout, any };
+}
+
 // The extended layout is the base one plus fields from offset 64 on.
 const F = ext.vfio_device_gfx_plane_info.fields;
 /** The field of a plane of each mode that carries the id the kernel returns in dmabuf_id/region_index. */

@@ -10,7 +10,7 @@
 // wakes up only for guest mode changes; the kernel commits every flip.
 import type { Display } from '../display/display.js';
 import type { ChangeSource, DisplayChange } from '../display/changes.js';
-import type { Dmabuf } from '../display/dmabuf.js';
+import type { BorrowedDmabuf } from '../display/dmabuf.js';
 import type { KernelFlip, KernelFlipStatus } from '../display/kernel-flip.js';
 import type { PlaneInfo } from '../display/plane.js';
 import { AtomicCommitError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../errors.js';
@@ -210,7 +210,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   readonly #output: Output;
   readonly #latency = new LatencyHistogram();
   /** Imported guest buffers, by the display cache's dma-buf object (same buffer, same object). */
-  readonly #framebuffers = new Map<Dmabuf, Framebuffer>();
+  readonly #framebuffers = new Map<BorrowedDmabuf, Framebuffer>();
   #started = false;
   #source: ChangeSource | null = null;
   #frames = 0;
