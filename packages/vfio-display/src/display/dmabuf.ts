@@ -4,7 +4,7 @@ import { fromSystemError, UnsupportedError } from '../errors.js';
 import type { VfioDevice } from '../device/device.js';
 import { OwnedFd } from '../fd.js';
 import { native } from '../native.js';
-import { ioctl } from '../sys.js';
+import { dupCloexec, ioctl } from '../sys.js';
 import { iow } from '../uapi/ioctl.js';
 import * as v from '../uapi/vfio.js';
 import { diffPlanes, type PlaneInfo } from './plane.js';
@@ -20,7 +20,6 @@ const DMA_BUF_IOCTL_SYNC = iow(0x62, 0, 8);
 const ACCESS: Record<CpuAccess, number> = { read: DMA_BUF_SYNC_READ, write: DMA_BUF_SYNC_WRITE, rw: DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE };
 
 const F_SETFD = 2;
-const F_DUPFD_CLOEXEC = 1030;
 const FD_CLOEXEC = 1;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
@@ -99,7 +98,7 @@ export class Dmabuf implements Disposable {
   /** Maps the plane's bytes for the CPU, where the exporter allows it. The mapping owns an fd of its own. */
   map(options: { writable?: boolean } = {}): DmabufMapping {
     const prot = PROT_READ | (options.writable ? PROT_WRITE : 0);
-    const fd = dupFd(this.fd, `mapping of dma-buf ${this.id}`);
+    const fd = new OwnedFd(dupCloexec(this.fd, `duplicate the fd of dma-buf ${this.id} for a mapping`), `mapping of dma-buf ${this.id}`);
     try {
       return new DmabufMapping(native.mmap(fd.fd, this.plane.size, prot, MAP_SHARED, 0), fd);
     } catch (err) {
@@ -158,15 +157,6 @@ export class BorrowedDmabuf {
 
   map(options: { writable?: boolean } = {}): DmabufMapping {
     return this.#owner.map(options);
-  }
-}
-
-/** A close-on-exec duplicate of `fd`, owned. */
-function dupFd(fd: number, label: string): OwnedFd {
-  try {
-    return new OwnedFd(native.fcntl(fd, F_DUPFD_CLOEXEC, 0), label);
-  } catch (err) {
-    throw fromSystemError(err, `duplicate the fd of a ${label}`);
   }
 }
 

@@ -304,6 +304,8 @@ function describeObjects(objects: readonly CommitObject[]): string {
 const WHY: Readonly<Record<string, string>> = {
   EBUSY: 'a previous non-blocking commit on the same CRTC has not completed',
   EINVAL: 'the driver rejected the configuration',
+  // drm_mode_object_find(): an id that is gone, or that the file's lease does not hold (revoked, say).
+  ENOENT: 'an object it names does not exist, or is not leased to this file (the lease may have been revoked)',
   // drm_atomic_helper_check_plane_state: scaling beyond the plane's limits (none at all on vkms 6.12).
   ERANGE: 'a scaling factor or a value is outside what the hardware allows',
 };

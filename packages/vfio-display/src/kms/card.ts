@@ -1,9 +1,10 @@
 // A DRM card opened for atomic KMS: capabilities, resources (CRTCs, planes
 // with their formats, encoders, connectors with their modes), the objects it
 // owns, and commits with their completion events.
-import { constants, openSync, readdirSync } from 'node:fs';
+import { constants, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { fromSystemError, InvalidArgumentError, NotFoundError, PermissionError, UnsupportedError, VfioDisplayError } from '../errors.js';
 import type { PointerPatch } from '../native.js';
+import { dupCloexec, setNonBlocking } from '../sys.js';
 import { decode, encode, readField, viewOf } from '../uapi/codec.js';
 import * as d from '../uapi/drm.js';
 import { AtomicRequest, atomicIoctl, fromFixed16, type PlaneUpdate, type Rect } from './atomic.js';
@@ -373,11 +374,18 @@ export class Card implements Disposable {
     return this.connectorIds.map((id) => this.connector(id));
   }
 
-  connector(id: number): Connector {
+  /**
+   * A connector and its modes. `probe` (default true): as DRM master, make
+   * the kernel probe it first (on real outputs a DDC read of the monitor's
+   * EDID, tens of milliseconds); false answers the modes of the last probe,
+   * as libdrm's drmModeGetConnectorCurrent() does.
+   */
+  connector(id: number, options: { probe?: boolean } = {}): Connector {
     const f = d.drm_mode_get_connector.fields;
-    // The first call, with no room for modes, makes the kernel probe the connector.
-    const counts = encode(d.drm_mode_get_connector, { connector_id: id });
-    this.#file.ioctl(d.DRM_IOCTL_MODE_GETCONNECTOR, counts, 'DRM_IOCTL_MODE_GETCONNECTOR', `get connector ${id}`);
+    // drm_mode_getconnector() probes when asked with no room for modes: one mode's room asks for what is known.
+    const current = options.probe === false ? new Uint8Array(d.drm_mode_modeinfo.size) : null;
+    const counts = encode(d.drm_mode_get_connector, { connector_id: id, count_modes: current ? 1 : 0 });
+    this.#file.ioctl(d.DRM_IOCTL_MODE_GETCONNECTOR, counts, 'DRM_IOCTL_MODE_GETCONNECTOR', `get connector ${id}`, current ? [[counts, f.modes_ptr.offset, current]] : undefined);
     let c = decode(d.drm_mode_get_connector, viewOf(counts));
     for (let attempt = 0; ; attempt++) {
       const modes = new Uint8Array(c.count_modes * d.drm_mode_modeinfo.size);
@@ -537,12 +545,40 @@ export class Card implements Disposable {
 }
 
 /**
+ * A DRM file handed in (a lessee's fd, logind's TakeDevice): the card owns a
+ * close-on-exec duplicate, and the caller keeps its fd. The open file is
+ * made non-blocking (the card reads its events only when poll says so),
+ * which its other fds share.
+ */
+function adoptNode(fd: number): DrmFile {
+  if (!Number.isInteger(fd) || fd < 0) throw new InvalidArgumentError(`a DRM fd is a non-negative integer, not ${String(fd)}`);
+  let path: string;
+  try {
+    path = readlinkSync(`/proc/self/fd/${String(fd)}`);
+  } catch (err) {
+    throw fromSystemError(err, `look up fd ${String(fd)}`);
+  }
+  const file = new DrmFile(dupCloexec(fd, `duplicate DRM fd ${String(fd)} (${path})`), `${path} (fd ${String(fd)})`);
+  try {
+    setNonBlocking(file.fd, `make DRM fd ${String(fd)} non-blocking`);
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+  return file;
+}
+
+/**
  * Opens a DRM card node for atomic KMS (universal planes, atomic, and
  * writeback connectors unless `writeback: false`): a path like
- * /dev/dri/card0, or `{ driver: 'vkms' }` for the first card of that driver.
+ * /dev/dri/card0, `{ driver: 'vkms' }` for the first card of that driver,
+ * or `{ fd }` for a DRM fd handed in (a lease: the card then sees only the
+ * leased objects). Commits of a card that is not the DRM master (or whose
+ * lease was revoked) fail with a PermissionError or NotFoundError.
  */
-export function openCard(target: string | { readonly driver: string }, options: OpenCardOptions = {}): Card {
+export function openCard(target: string | { readonly driver: string } | { readonly fd: number }, options: OpenCardOptions = {}): Card {
   if (typeof target === 'string') return new Card(openNode(target), options);
+  if ('fd' in target) return new Card(adoptNode(target.fd), options);
   let entries: string[];
   try {
     entries = readdirSync('/dev/dri');
