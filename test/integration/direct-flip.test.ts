@@ -4,12 +4,13 @@
 // vkms's primary plane, and the writeback connector shows what was scanned
 // out. Stock 6.12 cannot scan out mbochs dma-bufs at all (no vmap).
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AtomicCommitError, directFlip, drmCardOfParent, uapi, type DirectFlipOptions, type FlipFrame, type OutFence, type WritebackCapture } from 'vfio-display';
 import { openMbochsGuest, type MbochsGuest } from '../lib/bochs-guest.js';
-import { requireRig, rigKernel } from '../lib/rig.js';
-import { captureScanout, openFds, openVkms, rgbMismatches, type VkmsOutput } from '../lib/vkms.js';
+import { kernelLogMark, kernelLogSince, requireRig, rigKernel } from '../lib/rig.js';
+import { captureScanout, openFds, openVkms, rgbMismatches, writebackMode, type VkmsOutput } from '../lib/vkms.js';
 
 requireRig();
 const patched = rigKernel === 'patched';
@@ -186,6 +187,46 @@ describe('directFlip of an mbochs guest onto vkms', { timeout: 600_000 }, () => 
       assert.equal(stats.source, changes);
       assert.equal(stats.frames, 1);
     }
+  });
+
+  test('patched: a CRTC that already drives the output at the guest\'s timing gets no modeset', { skip: !patched && 'needs kernel-patches 0004 (mbochs dma-buf vmap)' }, async () => {
+    using g = openMbochsGuest();
+    using out = openVkms();
+    const { card, crtcId, virtual, writeback } = out;
+    {
+      using blob = card.createModeBlob(writebackMode(out, 800, 600));
+      card.commitBlocking(card.atomic().setCrtc(crtcId, { active: true, modeId: blob.id }).setConnector(virtual.id, 0).setConnector(writeback.id, crtcId), { allowModeset: true });
+    }
+    const expected = g.guest.draw(3);
+    await using s = new SteppedFlip(g, out, () => true);
+    const first = await s.next();
+    assert.equal(first.modeset, false, 'the host already shows 800x600 on this connector');
+    assert.equal(s.flip.stats.modesets, 0);
+    assert.equal(rgbMismatches(await s.captured(first), expected), 0);
+  });
+
+  test('patched: guest mode changes make no forced connector probe (a DDC read of the monitor on real outputs)', { skip: !patched && 'needs kernel-patches 0004 (mbochs dma-buf vmap)' }, async () => {
+    using g = openMbochsGuest('mbochs-medium');
+    using out = openVkms();
+    g.guest.draw(0);
+    await using s = new SteppedFlip(g, out, () => false);
+    await s.next();
+    // drm.debug's KMS category logs every probe of a connector's modes.
+    const debug = '/sys/module/drm/parameters/debug';
+    const before = readFileSync(debug, 'utf8').trim();
+    const mark = kernelLogMark();
+    writeFileSync(debug, '4');
+    try {
+      for (const [width, height] of [[1024, 768], [800, 600]] as const) {
+        g.guest.setMode(width, height);
+        g.guest.draw(width);
+        const f = await s.until((frame) => frame.primary?.width === width, `${String(width)}x${String(height)}`);
+        assert.ok(f.modeset);
+      }
+    } finally {
+      writeFileSync(debug, before);
+    }
+    assert.deepEqual(kernelLogSince(mark, /drm_helper_probe_single_connector_modes/), [], 'no connector probed');
   });
 
   test('patched: a watcher on the same display beside directFlip: both see every guest flip', { skip: !patched && 'needs kernel-patches 0004 (mbochs dma-buf vmap)' }, async () => {

@@ -120,14 +120,19 @@ export function kernelLogMark(): number {
   return mark;
 }
 
-/** Kernel log lines after `mark` that report a warning, a bug or an oops. */
-export function kernelProblemsSince(mark: number): string[] {
+/** Kernel log lines after `mark` that match `pattern`. */
+export function kernelLogSince(mark: number, pattern: RegExp): string[] {
   let after = false;
   return kernelLog().filter((line) => {
     const time = TIMESTAMP.exec(line)?.[1];
     if (time !== undefined) after = Number(time) > mark;
-    return after && KERNEL_PROBLEM.test(line);
+    return after && pattern.test(line);
   });
+}
+
+/** Kernel log lines after `mark` that report a warning, a bug or an oops. */
+export function kernelProblemsSince(mark: number): string[] {
+  return kernelLogSince(mark, KERNEL_PROBLEM);
 }
 
 /**

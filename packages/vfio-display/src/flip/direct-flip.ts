@@ -480,7 +480,8 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
    * differs from the CRTC's (null otherwise).
    */
   #hostMode(primary: GuestGeometry, fit: 'auto' | 'modeset' | Fit): { mode: ModeInfo; fits: readonly Fit[]; change: ModeChange | null } {
-    const modes = this.#card.connector(this.#output.connector.id).modes;
+    // No forced probe per guest mode change: the modes the connector had when the flip began, or a later probe's.
+    const modes = this.#card.connector(this.#output.connector.id, { probe: false }).modes;
     const first = modes[0];
     if (!first) throw new NotFoundError(`connector ${this.#output.connector.name} lists no modes`);
     const exact = modes.some((m) => m.hdisplay === primary.width && m.vdisplay === primary.height);
@@ -495,6 +496,12 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
       fits = fit === 'auto' ? ['scale', 'center'] : [fit];
     }
     if (this.#mode && sameTiming(this.#mode, mode)) return { mode, fits, change: null };
+    const shown = this.#mode ? null : this.#outputMode(mode);
+    if (shown) {
+      // The first frame, on a CRTC that already drives our connector alone at this timing: no modeset.
+      this.#mode = shown;
+      return { mode: shown, fits, change: null };
+    }
     const blob = this.#card.createModeBlob(mode);
     const { crtcId, connector } = this.#output;
     const apply = (request: AtomicRequest): void => {
@@ -539,6 +546,15 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
       }
     }
     throw refusal;
+  }
+
+  /** The CRTC's mode where it is active at `mode`'s timing and drives our connector and no other; else null. */
+  #outputMode(mode: ModeInfo): ModeInfo | null {
+    const { crtcId, connector } = this.#output;
+    const state = this.#card.crtcState(crtcId);
+    if (!state.active || !state.mode || !sameTiming(state.mode, mode)) return null;
+    const alone = this.#card.connectorIds.every((id) => (Number(this.#card.properties.values(id).get('CRTC_ID') ?? 0n) === crtcId) === (id === connector.id));
+    return alone ? state.mode : null;
   }
 
   /** Other connectors on our CRTC would be clones (vkms refuses Virtual + Writeback together): take them off. */
