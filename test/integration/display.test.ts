@@ -59,7 +59,7 @@ describe('mbochs dma-bufs', () => {
     assert.equal(dmabufPlane(display.query()).width, 1024, 'the library retries once');
   });
 
-  test('export is cached per buffer; a page flip (Y_OFFSET) names another buffer', () => {
+  test('export is cached per buffer and lent: its borrower cannot close it; a page flip (Y_OFFSET) names another buffer', () => {
     using mdev = createMdev('mbochs', 'mbochs-small');
     using display = openDisplay(mdev.uuid);
     using guest = new BochsGuest(display.device);
@@ -68,6 +68,10 @@ describe('mbochs dma-bufs', () => {
     const a = display.dmabuf(front);
     assert.ok(a.fd > 2);
     assert.equal(display.dmabuf(front), a, 'same buffer, same object');
+    // `using buf = display.dmabuf(p)` closed the cache's fd, and every later display.dmabuf(p) threw ClosedError.
+    const asOwned = a as unknown as Partial<Disposable & { close(): void }>;
+    assert.equal(asOwned.close, undefined, 'no close()');
+    assert.equal(asOwned[Symbol.dispose], undefined, 'no dispose');
     guest.flip(guest.backBufferLine());
     const back = dmabufPlane(display.query());
     assert.notEqual(back.dmabufId, front.dmabufId);
@@ -76,17 +80,13 @@ describe('mbochs dma-bufs', () => {
     assert.equal(display.dmabuf(front), a, 'both buffers stay cached');
   });
 
-  test('a dma-buf the display lends cannot be closed by its borrower; one exported for the caller is the caller\'s', () => {
+  test('patched mbochs: one exported for the caller is the caller\'s, and closing it leaves the cache alone', { skip: !patched && 'Linux 6.12 mbochs gives a second fd of an exported buffer no reference (kernel-patches fixes 5): a second export would corrupt the stock kernel\'s memory' }, () => {
     using mdev = createMdev('mbochs', 'mbochs-small');
     using display = openDisplay(mdev.uuid);
     using guest = new BochsGuest(display.device);
     guest.setMode(800, 600);
     const front = dmabufPlane(display.query());
     const lent = display.dmabuf(front);
-    // `using buf = display.dmabuf(p)` closed the cache's fd, and every later display.dmabuf(p) threw ClosedError.
-    const asOwned = lent as unknown as Partial<Disposable & { close(): void }>;
-    assert.equal(asOwned.close, undefined, 'no close()');
-    assert.equal(asOwned[Symbol.dispose], undefined, 'no dispose');
     const own = display.exportDmabuf(front);
     assert.equal(own.id, lent.id);
     assert.notEqual(own.fd, lent.fd, 'an fd of its own');

@@ -189,7 +189,12 @@ export class Display implements Disposable {
     return this.#dmabufs.get(plane);
   }
 
-  /** A new export of a dma-buf plane's buffer, owned by the caller (hand it to another process, close it when done). */
+  /**
+   * A new export of a dma-buf plane's buffer, owned by the caller (hand it
+   * to another process, close it when done). Linux 6.12's mbochs gives a
+   * second export of one buffer no reference of its own and its release
+   * corrupts the kernel's memory (kernel-patches/fixes 0005 fixes it).
+   */
   exportDmabuf(plane: DmabufPlane): Dmabuf {
     return exportDmabuf(this.device, plane);
   }
