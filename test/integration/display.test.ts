@@ -81,10 +81,8 @@ describe('mbochs dma-bufs', () => {
   });
 
   test('patched mbochs: one exported for the caller is the caller\'s, and closing it leaves the cache alone', { skip: !patched && 'Linux 6.12 mbochs gives a second fd of an exported buffer no reference (kernel-patches fixes 5): a second export would corrupt the stock kernel\'s memory' }, () => {
-    using mdev = createMdev('mbochs', 'mbochs-small');
-    using display = openDisplay(mdev.uuid);
-    using guest = new BochsGuest(display.device);
-    guest.setMode(800, 600);
+    using g = openMbochsGuest();
+    const { display } = g;
     const front = dmabufPlane(display.query());
     const lent = display.dmabuf(front);
     const own = display.exportDmabuf(front);

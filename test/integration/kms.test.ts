@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { closeSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AtomicCommitError, ClosedError, InvalidArgumentError, KernelError, NotFoundError, PermissionError, openCard, planeSupports, uapi, type Card } from 'vfio-display';
+import { AtomicCommitError, ClosedError, InvalidArgumentError, KernelError, NotFoundError, PermissionError, openCard, planeSupports, uapi, type Card, type DumbBuffer, type PlaneUpdate } from 'vfio-display';
 import { testPattern } from '../lib/bochs-guest.js';
 import { findVkmsCard, requireRig } from '../lib/rig.js';
-import { commitAndCapture, openFds, openVkms, rgbMismatches, solid, writebackMode } from '../lib/vkms.js';
+import { commitAndCapture, openFds, openVkms, rgbMismatches, solid, writebackMode, type VkmsOutput } from '../lib/vkms.js';
 
 requireRig();
 const { drm, drmFourcc: fourcc } = uapi;
@@ -86,6 +86,25 @@ describe('vkms resources', () => {
 
 const full = (w: number, h: number) => ({ x: 0, y: 0, width: w, height: h });
 
+/** Two 640x480 dumb buffers, `a` shown full-screen on the primary plane; `on(fb)` places one so. */
+async function twoBuffers(out: VkmsOutput): Promise<{ a: DumbBuffer; b: DumbBuffer; on: (fb: { id: number }) => PlaneUpdate } & Disposable> {
+  const { card, primary, crtcId } = out;
+  const a = card.createDumb({ width: 640, height: 480 });
+  const b = card.createDumb({ width: 640, height: 480 });
+  const on = (fb: { id: number }): PlaneUpdate => ({ fbId: fb.id, crtcId, src: full(640, 480), crtc: full(640, 480) });
+  const dispose = (): void => {
+    a.close();
+    b.close();
+  };
+  try {
+    await commitAndCapture(out, writebackMode(out, 640, 480), card.atomic().setPlane(primary.id, on(a.framebuffer)));
+  } catch (err) {
+    dispose();
+    throw err;
+  }
+  return { a, b, on, [Symbol.dispose]: dispose };
+}
+
 describe('scanout on vkms', { timeout: 120_000 }, () => {
   test('a dumb buffer on the primary plane after a modeset: the writeback capture is pixel-identical', async () => {
     using out = openVkms();
@@ -134,11 +153,9 @@ describe('scanout on vkms', { timeout: 120_000 }, () => {
 
   test('an abandoned wait: the commit still lands, its late event is skipped, the next commit resolves', async () => {
     using out = openVkms();
-    const { card, primary, crtcId } = out;
-    using a = card.createDumb({ width: 640, height: 480 });
-    using b = card.createDumb({ width: 640, height: 480 });
-    const on = (fb: { id: number }) => ({ fbId: fb.id, crtcId, src: full(640, 480), crtc: full(640, 480) });
-    await commitAndCapture(out, writebackMode(out, 640, 480), card.atomic().setPlane(primary.id, on(a.framebuffer)));
+    const { card, primary } = out;
+    using bufs = await twoBuffers(out);
+    const { a, b, on } = bufs;
     const ac = new AbortController();
     const abandoned = card.attachFramebuffer(primary.id, on(b.framebuffer), { signal: ac.signal });
     ac.abort();
@@ -161,10 +178,8 @@ describe('scanout on vkms', { timeout: 120_000 }, () => {
   test('closing an out-fence with a wait pending cancels the wait first: it rejects with ClosedError, nothing polls a closed fd', async () => {
     using out = openVkms();
     const { card, primary, crtcId } = out;
-    using a = card.createDumb({ width: 640, height: 480 });
-    using b = card.createDumb({ width: 640, height: 480 });
-    const on = (fb: { id: number }) => ({ fbId: fb.id, crtcId, src: full(640, 480), crtc: full(640, 480) });
-    await commitAndCapture(out, writebackMode(out, 640, 480), card.atomic().setPlane(primary.id, on(a.framebuffer)));
+    using bufs = await twoBuffers(out);
+    const { b, on } = bufs;
     // The CRTC's out-fence of a page flip: issued before commit() returns, it signals at the next vblank.
     const request = card.atomic().setPlane(primary.id, on(b.framebuffer));
     const fence = request.outFence(crtcId, 'OUT_FENCE_PTR');

@@ -199,7 +199,7 @@ export class DmabufCache implements Disposable {
     const cached = this.#byId.get(plane.dmabufId);
     if (cached) {
       this.#byId.delete(plane.dmabufId);
-      if (!cached.owned.closed && !diffPlanes(cached.owned.plane, plane).layout) {
+      if (!diffPlanes(cached.owned.plane, plane).layout) {
         this.#byId.set(plane.dmabufId, cached);
         return cached.lent;
       }
