@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AtomicCommitError, directFlip, drmCardOfParent, uapi, type DirectFlipOptions, type FlipFrame, type OutFence, type WritebackCapture } from 'vfio-display';
-import { openMbochsGuest, type MbochsGuest } from '../lib/bochs-guest.js';
-import { kernelLogMark, kernelLogSince, requireRig, rigKernel } from '../lib/rig.js';
+import { AtomicCommitError, directFlip, drmCardOfParent, openDisplay, type Display, uapi, type DirectFlipOptions, type FlipFrame, type OutFence, type WritebackCapture } from 'vfio-display';
+import { openMbochsGuest, testPattern } from '../lib/bochs-guest.js';
+import { createMdev, kernelLogMark, kernelLogSince, requireRig, rigKernel } from '../lib/rig.js';
 import { captureScanout, openFds, openVkms, rgbMismatches, writebackMode, type VkmsOutput } from '../lib/vkms.js';
 
 requireRig();
@@ -26,9 +26,9 @@ class SteppedFlip implements AsyncDisposable {
   readonly #frames: AsyncIterator<FlipFrame>;
   readonly flip;
 
-  constructor(g: MbochsGuest, out: VkmsOutput, capture: (seq: number) => boolean, options: DirectFlipOptions = {}) {
+  constructor(display: Display, out: VkmsOutput, capture: (seq: number) => boolean, options: DirectFlipOptions = {}) {
     this.#out = out;
-    this.flip = directFlip(g.display, out.card, {
+    this.flip = directFlip(display, out.card, {
       connectorId: out.writeback.id,
       kernel: false,
       ...options,
@@ -86,7 +86,7 @@ describe('directFlip of an mbochs guest onto vkms', { timeout: 600_000 }, () => 
       using g = openMbochsGuest('mbochs-medium');
       using out = openVkms();
       let expected = g.guest.draw(0);
-      await using s = new SteppedFlip(g, out, (seq) => seq % 10 === 1);
+      await using s = new SteppedFlip(g.display, out, (seq) => seq % 10 === 1);
       assert.equal(s.flip.output.connectorId, out.writeback.id);
 
       const first = await s.next();
@@ -157,7 +157,7 @@ describe('directFlip of an mbochs guest onto vkms', { timeout: 600_000 }, () => 
     using g = openMbochsGuest();
     using out = openVkms();
     g.guest.draw(0);
-    await using s = new SteppedFlip(g, out, (seq) => seq === 6, { changes: 'timer', periodMs: 5 });
+    await using s = new SteppedFlip(g.display, out, (seq) => seq === 6, { changes: 'timer', periodMs: 5 });
     await s.next();
     const back = g.guest.backBufferLine();
     let expected: Uint8Array = new Uint8Array();
@@ -198,7 +198,7 @@ describe('directFlip of an mbochs guest onto vkms', { timeout: 600_000 }, () => 
       card.commitBlocking(card.atomic().setCrtc(crtcId, { active: true, modeId: blob.id }).setConnector(virtual.id, 0).setConnector(writeback.id, crtcId), { allowModeset: true });
     }
     const expected = g.guest.draw(3);
-    await using s = new SteppedFlip(g, out, () => true);
+    await using s = new SteppedFlip(g.display, out, () => true);
     const first = await s.next();
     assert.equal(first.modeset, false, 'the host already shows 800x600 on this connector');
     assert.equal(s.flip.stats.modesets, 0);
@@ -209,7 +209,7 @@ describe('directFlip of an mbochs guest onto vkms', { timeout: 600_000 }, () => 
     using g = openMbochsGuest('mbochs-medium');
     using out = openVkms();
     g.guest.draw(0);
-    await using s = new SteppedFlip(g, out, () => false);
+    await using s = new SteppedFlip(g.display, out, () => false);
     await s.next();
     // drm.debug's KMS category logs every probe of a connector's modes.
     const debug = '/sys/module/drm/parameters/debug';
@@ -349,12 +349,51 @@ describe('directFlip of an mbochs guest onto vkms', { timeout: 600_000 }, () => 
     assert.ok(openFds() <= fds, 'no fd left behind');
   });
 
-  test('bad options and region-plane devices are refused before anything is opened', () => {
+  test('bad options are refused before anything is opened', () => {
     using g = openMbochsGuest();
     using out = openVkms();
     assert.throws(() => directFlip(g.display, out.card, { fit: 'zoom' as never }), { code: 'ERR_INVALID_ARG_VALUE' });
     assert.throws(() => directFlip(g.display, out.card, { connectorId: 999_999 }), { code: 'ENOENT' });
     assert.throws(() => directFlip(g.display, out.card, { connectorId: out.writeback.id, planeId: out.cursor.id, cursorPlaneId: out.primary.id + 999 }), { code: 'ERR_INVALID_ARG_VALUE' });
     assert.equal(out.card.openResources, 0);
+  });
+});
+
+describe('directFlip of an mdpy guest (region planes) onto vkms', { timeout: 300_000 }, () => {
+  test('each change of the guest\'s bytes copied once into one of two host buffers, pixel-exact; unchanged bytes cost no commit', async () => {
+    using mdev = createMdev('mdpy', 'mdpy-vga');
+    using display = openDisplay(mdev.uuid);
+    using out = openVkms();
+    using vram = display.device.mmap(0);
+    assert.throws(() => directFlip(display, out.card, { changes: 'event' }), { code: 'ERR_VFIO_NO_CHANGE_EVENTS' });
+    let expected = testPattern(640, 480, 1);
+    vram.bytes.set(expected);
+    await using s = new SteppedFlip(display, out, () => true, { periodMs: 5 });
+    const first = await s.next();
+    assert.equal(first.source, 'timer');
+    assert.equal(first.primary?.mode, 'region');
+    assert.ok(first.modeset);
+    assert.equal(rgbMismatches(await s.captured(first), expected), 0, 'the first frame');
+    const buffers = new Set([out.card.planeState(out.primary.id).fbId]);
+    for (let k = 2; k <= 6; k++) {
+      expected = testPattern(640, 480, k);
+      vram.bytes.set(expected);
+      const f = await s.next();
+      assert.equal(f.seq, k);
+      assert.equal(f.modeset, false);
+      assert.equal(rgbMismatches(await s.captured(f), expected), 0, `frame ${k}`);
+      buffers.add(out.card.planeState(out.primary.id).fbId);
+    }
+    assert.equal(buffers.size, 2, 'two host buffers, taken in turn');
+    // Polls with nothing new: no copy, no commit.
+    await sleep(100);
+    const stats = s.flip.stats;
+    assert.deepEqual([stats.frames, stats.copies, stats.imports, stats.modesets], [6, 6, 0, 1]);
+    // A change after the quiet polls is shown as the next frame.
+    expected = testPattern(640, 480, 7);
+    vram.bytes.set(expected);
+    const f = await s.next();
+    assert.equal(f.seq, 7);
+    assert.equal(rgbMismatches(await s.captured(f), expected), 0, 'after the quiet polls');
   });
 });

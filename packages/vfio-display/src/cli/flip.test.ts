@@ -27,10 +27,11 @@ test('placement in words; the same for every flip of one mode', () => {
 
 test('stats in one line', () => {
   const latency = { count: 3, minMs: 1, meanMs: 2, p50Ms: 1.96, p90Ms: 3, p99Ms: 4.04, maxMs: 5, buckets: [] };
-  const base = { source: 'event', flipper: 'userspace', frames: 3, dropped: 1, modesets: 1, imports: 2, kernel: null, latency } as const;
+  const base = { source: 'event', flipper: 'userspace', frames: 3, dropped: 1, modesets: 1, imports: 2, copies: 0, kernel: null, latency } as const;
   assert.equal(flipStatus(base, 59.94), 'event: 59.9 fps, 3 frames, 1 dropped, 1 modesets, 2 imports, latency p50 2.0 ms, p99 4.0 ms');
   assert.match(flipStatus({ ...base, source: null, frames: 0, dropped: 0, imports: 0 }, 0), /^starting: 0\.0 fps, 0 frames/);
   assert.match(flipStatus({ ...base, source: 'timer', frames: 9, dropped: 0 }), /^timer: 9 frames, 0 dropped/);
+  assert.match(flipStatus({ ...base, source: 'timer', imports: 0, copies: 7 }), /, 7 copies, latency/);
   const kernel = { state: 'refused', error: 'EINVAL', flipSeq: 42n, vblankSeq: 1000n, vblankNs: 0n, commits: 41n, skipped: 2n } as const;
   assert.equal(
     flipStatus({ ...base, flipper: 'kernel', frames: 41, dropped: 2, imports: 0, kernel }, 60),

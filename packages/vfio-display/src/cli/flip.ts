@@ -43,7 +43,7 @@ export function flipStatus(stats: DirectFlipStats, fps?: number): string {
   const k = stats.kernel;
   if (k) return `kernel flips: ${rate}${counts}, ${k.state}${k.error ? ` (${k.error})` : ''}, flip_seq ${k.flipSeq}, host vblank ${k.vblankSeq}`;
   const l = stats.latency;
-  return `${stats.source ?? 'starting'}: ${rate}${counts}, ${stats.imports} imports, latency p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms`;
+  return `${stats.source ?? 'starting'}: ${rate}${counts}, ${stats.copies > 0 ? `${stats.copies} copies` : `${stats.imports} imports`}, latency p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms`;
 }
 
 /** Where the guest's frames go, in words: the same until its mode or placement changes. */
@@ -70,7 +70,7 @@ export const flip: Command<FlipArgs> = {
     duration: { type: 'string', value: 'S', help: 'stop after S seconds (default: run until Ctrl-C)' },
   },
   notes: [
-    'Needs dma-buf planes (mbochs, GVT-g) and a host card that imports dma-bufs; the guest buffers are imported once each and never copied. The status line shows frames shown, guest frames dropped (newest wins), modesets, imports and the latency from a change to its flip.',
+    'Dma-buf planes (mbochs, GVT-g) need a host card that imports dma-bufs; the guest buffers are imported once each and never copied. Region planes (mdpy) are polled and copied into two host buffers, one copy per change. The status line shows frames shown, guest frames dropped (newest wins), modesets, imports (or copies) and the latency from a change to its flip.',
     "With kernel flips the CRTC and plane are leased to the vGPU and the kernel commits every guest flip; this process wakes up only for the guest's mode changes and the status line, and shows the kernel's account (frames, state, flip_seq, host vblank).",
   ],
   schema: (z) => {

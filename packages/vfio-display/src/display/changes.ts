@@ -48,6 +48,12 @@ export interface ChangesOptions {
    * eventfd and cost no wake-up: a kernel flip needs only 'mode'.
    */
   readonly kinds?: readonly (keyof Omit<EventCounts, 'any'>)[];
+  /**
+   * Yield on every poll, changed or not (then `changed` is all false): a
+   * region plane's bytes change with no sign in the query's answer. Polls,
+   * so mode 'auto' means the timer.
+   */
+  readonly everyPoll?: boolean;
 }
 
 export interface ChangeStream extends AsyncGenerator<DisplayChange, void, undefined> {
@@ -70,11 +76,13 @@ export function changeSince(last: { primary: PlaneInfo | null; cursor: PlaneInfo
   return p.any || c.any ? { primary: p.any, cursor: c.any, mode: p.layout } : null;
 }
 
+const unchanged: Changed = { primary: false, cursor: false, mode: false };
+
 /**
  * The one loop of both modes: queries the planes, yields what changed since
- * the last change yielded (the first time, the current state), then waits
- * for `wake`, which resolves with the kernel's signals (event mode) or null
- * (timer mode).
+ * the last change yielded (the first time, the current state; with
+ * `everyPoll`, also what did not), then waits for `wake`, which resolves
+ * with the kernel's signals (event mode) or null (timer mode).
  */
 export async function* planeChanges(
   source: ChangeSource,
@@ -82,6 +90,7 @@ export async function* planeChanges(
   withCursor: boolean,
   signal: AbortSignal | undefined,
   wake: () => Promise<EventCounts | null>,
+  everyPoll = false,
 ): AsyncGenerator<DisplayChange> {
   let seq = 0;
   let last: { primary: PlaneInfo | null; cursor: PlaneInfo | null } | undefined;
@@ -90,7 +99,7 @@ export async function* planeChanges(
     signal?.throwIfAborted();
     const primary = query('primary');
     const cursor = withCursor ? query('cursor') : null;
-    const changed = changeSince(last, primary, cursor);
+    const changed = changeSince(last, primary, cursor) ?? (everyPoll ? unchanged : null);
     if (changed) {
       yield { seq: ++seq, source, primary, cursor, changed, events, seenAt: process.hrtime.bigint() };
       last = { primary, cursor };
@@ -107,7 +116,7 @@ export async function* planeChanges(
  * region-mode devices, whose drivers answer only for the primary plane.
  */
 export function pollChanges(query: QueryPlane, withCursor: boolean, options: ChangesOptions): AsyncGenerator<DisplayChange> {
-  const { signal, periodMs = 16, keepAlive = true } = options;
+  const { signal, periodMs = 16, keepAlive = true, everyPoll = false } = options;
   return planeChanges('timer', query, withCursor, signal, async () => {
     try {
       await sleep(periodMs, undefined, signal ? { signal, ref: keepAlive } : { ref: keepAlive });
@@ -117,5 +126,5 @@ export function pollChanges(query: QueryPlane, withCursor: boolean, options: Cha
       throw err;
     }
     return null;
-  });
+  }, everyPoll);
 }

@@ -47,6 +47,7 @@ const changesOptions = lazySchema((z) =>
     keepAlive: z.boolean().optional(),
     mode: z.enum(['auto', 'event', 'timer']).optional(),
     kinds: z.array(z.enum(['primary', 'cursor', 'mode'])).min(1).optional(),
+    everyPoll: z.boolean().optional(),
   }),
 );
 
@@ -238,8 +239,9 @@ export class Display implements Disposable {
    */
   changes(options: ChangesOptions = {}): ChangeStream {
     const parsed = parse(changesOptions, options, 'changes() options') as ChangesOptions;
-    const { mode = 'auto' } = parsed;
+    const { mode = 'auto', everyPoll = false } = parsed;
     const irq = this.features.changeIrq;
+    if (mode === 'event' && everyPoll) throw new InvalidArgumentError('changes(): everyPoll polls, so it goes with mode timer or auto, not event');
     if (mode === 'event' && !irq) {
       throw new UnsupportedError(`${this.device.name} signals no display changes: the kernel lacks the display change IRQ (kernel-patches/)`, { code: 'ERR_VFIO_NO_CHANGE_EVENTS' });
     }
@@ -247,7 +249,7 @@ export class Display implements Disposable {
     const withCursor = this.features.planes === 'dmabuf';
     const removal = this.device.removal;
     const watched = { ...parsed, signal: parsed.signal ? AbortSignal.any([parsed.signal, removal]) : removal };
-    const source: ChangeSource = irq && mode !== 'timer' ? 'event' : 'timer';
+    const source: ChangeSource = irq && mode !== 'timer' && !everyPoll ? 'event' : 'timer';
     const stream = this.#hub && source === 'event' ? this.#hub.changes(query, withCursor, watched) : pollChanges(query, withCursor, watched);
     return Object.assign(this.#tracked(stream, removal), { source });
   }

@@ -5,6 +5,8 @@
 // every change re-queries the planes after the previous commit completed.
 // A new guest mode means a modeset where the connector has that mode, else
 // scaling or centring on the current one, as the host plane allows.
+// Region planes (device memory, no dma-buf) are polled and copied into host
+// buffers instead, one copy per change of their bytes (region-copy.ts).
 // Where the kernel can flip the guest itself (kernel-patches: direct flips to
 // a DRM lease), this process leases the CRTC and plane to the vGPU once and
 // wakes up only for guest mode changes; the kernel commits every flip.
@@ -13,6 +15,7 @@ import type { ChangeSource, DisplayChange } from '../display/changes.js';
 import type { BorrowedDmabuf } from '../display/dmabuf.js';
 import type { KernelFlip, KernelFlipStatus } from '../display/kernel-flip.js';
 import type { PlaneInfo } from '../display/plane.js';
+import type { RegionPlane } from '../display/region.js';
 import { AtomicCommitError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../errors.js';
 import type { AtomicRequest } from '../kms/atomic.js';
 import { planeSupports, type Card, type CommitCompletion, type Connector } from '../kms/card.js';
@@ -23,6 +26,7 @@ import type { PropertyBlob } from '../kms/properties.js';
 import { fourccString, modifierName } from '../uapi/drm_fourcc.js';
 import { abortSignal, lazySchema, parse } from '../validate.js';
 import { LatencyHistogram, type LatencySummary } from './latency.js';
+import { RegionCopy } from './region-copy.js';
 import { hostFramebuffer, isUnscaled, placeCursor, placePlane, type Fit, type GuestGeometry, type Placement } from './placement.js';
 
 export interface DirectFlipOptions {
@@ -41,7 +45,7 @@ export interface DirectFlipOptions {
    * mode nearest the guest's; the others keep the host mode.
    */
   readonly fit?: 'auto' | 'modeset' | Fit | undefined;
-  /** How changes are noticed (Display.changes()): default 'auto'. */
+  /** How changes are noticed (Display.changes()): default 'auto'; region planes are always polled. */
   readonly changes?: 'auto' | 'event' | 'timer' | undefined;
   /** Timer mode: poll period (default 16 ms). */
   readonly periodMs?: number | undefined;
@@ -123,6 +127,8 @@ export interface DirectFlipStats {
   readonly modesets: number;
   /** Framebuffers this process imported (one per guest buffer while it is in use; none with kernel flips). */
   readonly imports: number;
+  /** Region planes: guest frames copied into a host buffer (one per change of the guest's bytes); 0 for dma-buf planes. */
+  readonly copies: number;
   /** Kernel flips: the kernel's account of the current assignment (read when stats are read; kept when the flip ends, with state 'off' unless the lease was revoked). */
   readonly kernel: KernelFlipStatus | null;
   /** Userspace flips: from the change being seen to the commit's completion event. */
@@ -137,7 +143,8 @@ interface Output {
   readonly cursorPlaneId: number | null;
 }
 
-const isDmabufPlane = (p: PlaneInfo | null): p is Extract<PlaneInfo, { mode: 'dmabuf' }> => p?.mode === 'dmabuf';
+type DmabufPlane = Extract<PlaneInfo, { mode: 'dmabuf' }>;
+const isDmabufPlane = (p: PlaneInfo | null): p is DmabufPlane => p?.mode === 'dmabuf';
 
 /** The guest geometry that needs a new placement when it changes. */
 const geometryKey = (p: GuestGeometry): string => `${p.width}x${p.height}+${p.srcX ?? 0}+${p.srcY ?? 0}`;
@@ -211,6 +218,8 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   readonly #latency = new LatencyHistogram();
   /** Imported guest buffers, by the display cache's dma-buf object (same buffer, same object). */
   readonly #framebuffers = new Map<BorrowedDmabuf, Framebuffer>();
+  /** Region planes: the host buffers they are copied into. */
+  #region: RegionCopy | undefined;
   #started = false;
   #source: ChangeSource | null = null;
   #frames = 0;
@@ -235,12 +244,13 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
 
   constructor(display: Display, card: Card, options: DirectFlipOptions = {}) {
     this.#options = parse(optionsSchema, options, 'directFlip() options');
-    if (display.features.planes !== 'dmabuf') {
-      throw new UnsupportedError(`${display.device.name} offers region planes (a framebuffer in device memory), which cannot be imported into a host card: direct flip needs dma-buf planes`, {
-        code: 'ERR_VFIO_NO_DMABUF',
-      });
+    if (display.features.planes === 'region') {
+      if (this.#options.changes === 'event') {
+        throw new UnsupportedError(`${display.device.name} offers region planes: their bytes change with no signal, so they are polled (changes 'timer' or 'auto')`, { code: 'ERR_VFIO_NO_CHANGE_EVENTS' });
+      }
+    } else if (!card.caps.primeImport) {
+      throw new UnsupportedError(`${card.path} (${card.driver.name}) cannot import dma-bufs`, { code: 'ERR_VFIO_NO_PRIME_IMPORT' });
     }
-    if (!card.caps.primeImport) throw new UnsupportedError(`${card.path} (${card.driver.name}) cannot import dma-bufs`, { code: 'ERR_VFIO_NO_PRIME_IMPORT' });
     this.#display = display;
     this.#card = card;
     this.#output = pickOutput(card, this.#options);
@@ -262,6 +272,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
       dropped: kernel ? Number(this.#kernelEarlier.skipped + kernel.skipped) : this.#dropped,
       modesets: this.#modesets,
       imports: this.#imports,
+      copies: this.#region?.copies ?? 0,
       kernel,
       latency: this.#latency.summary(),
     };
@@ -284,6 +295,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     const { changes: mode = 'auto', periodMs, signal } = this.#options;
     const stream = this.#display.changes({
       mode: this.#kernel ? 'event' : mode,
+      everyPoll: this.#display.features.planes === 'region',
       keepAlive: true,
       ...(this.#kernel ? { kinds: ['mode'] as const } : {}),
       ...(signal ? { signal } : {}),
@@ -326,19 +338,23 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   async #show(change: DisplayChange): Promise<FlipFrame | undefined> {
     const dropped = this.#countDropped(change);
     this.#dropped += dropped;
-    const primary = isDmabufPlane(change.primary) ? change.primary : null;
+    const primary = isDmabufPlane(change.primary) || change.primary?.mode === 'region' ? change.primary : null;
     const cursor = this.#output.cursorPlaneId !== null && isDmabufPlane(change.cursor) ? change.cursor : null;
-    // A signal with nothing new to show (e.g. the guest rewrote the same surface address).
-    if (!change.changed.primary && !change.changed.cursor) return undefined;
+    // A signal with nothing new to show (e.g. the guest rewrote the same surface
+    // address); region planes are polled, their bytes compared below.
+    if (!change.changed.primary && !change.changed.cursor && primary?.mode !== 'region') return undefined;
     // Until the guest first shows something, the host output is left as it is.
-    if (!primary && !this.#mode) return undefined;
+    if (!primary && (!this.#mode || !change.changed.primary)) return undefined;
     const card = this.#card;
     const { crtcId, planeId, cursorPlaneId } = this.#output;
     const request = card.atomic();
     let placed: Placed | null = null;
     if (primary) {
       this.#checkFormat(planeId, primary, 'primary');
-      const { fb, geometry } = this.#framebufferFor(primary);
+      const source = primary.mode === 'region' ? this.#regionFramebuffer(primary) : this.#framebufferFor(primary);
+      // A region plane's bytes as the last frame left them: nothing to show.
+      if (!source) return undefined;
+      const { fb, geometry } = source;
       placed = this.#place(geometry, fb.id);
       placed.change?.apply(request);
       request.setPlane(planeId, { fbId: fb.id, crtcId, ...placed.placement });
@@ -453,8 +469,15 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     }
   }
 
+  /** A region plane's bytes copied into a host buffer, or null when they are the last frame's. */
+  #regionFramebuffer(plane: RegionPlane): { fb: Framebuffer; geometry: GuestGeometry } | null {
+    this.#region ??= new RegionCopy(this.#card);
+    const buffer = this.#region.frame(plane, this.#display.framebuffer(plane));
+    return buffer && { fb: buffer.framebuffer, geometry: { width: plane.width, height: plane.height } };
+  }
+
   /** The host framebuffer of a guest buffer (imported on first use), and the guest geometry within it. */
-  #framebufferFor(plane: Extract<PlaneInfo, { mode: 'dmabuf' }>): { fb: Framebuffer; geometry: GuestGeometry } {
+  #framebufferFor(plane: DmabufPlane): { fb: Framebuffer; geometry: GuestGeometry } {
     const dmabuf = this.#display.dmabuf(plane);
     const { layout, geometry } = hostFramebuffer(plane);
     let fb = this.#framebuffers.get(dmabuf);
@@ -589,6 +612,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     }
     for (const fb of this.#framebuffers.values()) fb.close();
     this.#framebuffers.clear();
+    this.#region?.close();
     this.#modeBlob?.close();
     this.#modeBlob = undefined;
   }

@@ -122,11 +122,19 @@ export function importDmabuf(file: DrmFile, caps: FramebufferCaps, dmabufFd: num
   }
 }
 
+/** Copies `height` rows of `rowBytes` from `src` (`srcStride` bytes per row) into `dst` (`dstStride`). */
+export function copyRows(src: Uint8Array, srcStride: number, dst: Uint8Array, dstStride: number, rowBytes: number, height: number): void {
+  if (srcStride === rowBytes && dstStride === rowBytes) {
+    dst.set(src.subarray(0, rowBytes * height));
+    return;
+  }
+  for (let y = 0; y < height; y++) dst.set(src.subarray(y * srcStride, y * srcStride + rowBytes), y * dstStride);
+}
+
 /** Copies `height` rows of `rowBytes` out of a buffer with `stride` bytes per row. */
 export function packRows(bytes: Uint8Array, stride: number, rowBytes: number, height: number): Uint8Array {
-  if (stride === rowBytes) return bytes.slice(0, rowBytes * height);
   const out = new Uint8Array(rowBytes * height);
-  for (let y = 0; y < height; y++) out.set(bytes.subarray(y * stride, y * stride + rowBytes), y * rowBytes);
+  copyRows(bytes, stride, out, rowBytes, rowBytes, height);
   return out;
 }
 
@@ -191,8 +199,7 @@ export class DumbBuffer extends FileResource {
   write(pixels: Uint8Array): void {
     const row = this.width * this.bytesPerPixel;
     if (pixels.length !== row * this.height) throw new InvalidArgumentError(`expected ${row * this.height} bytes (${this.width}x${this.height}), got ${pixels.length}`);
-    const bytes = this.bytes;
-    for (let y = 0; y < this.height; y++) bytes.set(pixels.subarray(y * row, (y + 1) * row), y * this.stride);
+    copyRows(pixels, row, this.bytes, this.stride, row, this.height);
   }
 
   protected destroy(fileOpen: boolean): void {
