@@ -7,13 +7,19 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AtomicCommitError, directFlip, drmCardOfParent, openDisplay, type Display, uapi, type DirectFlipOptions, type FlipFrame, type OutFence, type WritebackCapture } from 'vfio-display';
+import { AtomicCommitError, directFlip, drmCardOfParent, openDisplay, type Display, uapi, type CrtcState, type DirectFlipOptions, type FlipFrame, type PlaneState, type OutFence, type WritebackCapture } from 'vfio-display';
 import { openMbochsGuest, testPattern } from '../lib/bochs-guest.js';
-import { createMdev, kernelLogMark, kernelLogSince, requireRig, rigKernel } from '../lib/rig.js';
-import { captureScanout, openFds, openVkms, rgbMismatches, writebackMode, type VkmsOutput } from '../lib/vkms.js';
+import { createMdev, findVkmsCard, kernelLogMark, kernelLogSince, requireRig, rigKernel } from '../lib/rig.js';
+import { captureScanout, CrtcCrcs, openFds, openVkms, rgbMismatches, solid, vkmsCrc, writebackMode, type VkmsOutput } from '../lib/vkms.js';
 
 requireRig();
 const patched = rigKernel === 'patched';
+
+/** What vkms's output shows: the CRTC's mode, its primary plane, where Virtual-1 goes. */
+function outputState(out: VkmsOutput): { active: boolean; mode: CrtcState['mode']; plane: PlaneState; virtual: bigint | undefined } {
+  const { active, mode } = out.card.crtcState(out.crtcId);
+  return { active, mode, plane: out.card.planeState(out.primary.id), virtual: out.card.properties.get(out.virtual.id, 'CRTC_ID') };
+}
 
 /**
  * A direct flip onto vkms's writeback connector, stepped one frame at a
@@ -24,10 +30,12 @@ class SteppedFlip implements AsyncDisposable {
   readonly #captures = new Map<string, WritebackCapture>();
   readonly #fences = new Map<number, { fence: OutFence; capture: WritebackCapture }>();
   readonly #frames: AsyncIterator<FlipFrame>;
+  readonly #before: ReturnType<typeof outputState>;
   readonly flip;
 
   constructor(display: Display, out: VkmsOutput, capture: (seq: number) => boolean, options: DirectFlipOptions = {}) {
     this.#out = out;
+    this.#before = outputState(out);
     this.flip = directFlip(display, out.card, {
       connectorId: out.writeback.id,
       kernel: false,
@@ -74,7 +82,7 @@ class SteppedFlip implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#frames.return?.();
     for (const c of this.#captures.values()) c.close();
-    assert.equal(this.#out.card.planeState(this.#out.primary.id).fbId, 0, 'the plane is off after the flip ended');
+    assert.deepEqual(outputState(this.#out), this.#before, 'the output shows what it showed before the flip');
   }
 }
 
@@ -395,5 +403,87 @@ describe('directFlip of an mdpy guest (region planes) onto vkms', { timeout: 300
     const f = await s.next();
     assert.equal(f.seq, 7);
     assert.equal(rgbMismatches(await s.captured(f), expected), 0, 'after the quiet polls');
+  });
+});
+
+describe('the host output after a flip', { timeout: 300_000 }, () => {
+  test('what another client showed (mode, framebuffer, connector) is back when the flip ends; a framebuffer its owner removed meanwhile leaves the plane off', async () => {
+    using mdev = createMdev('mdpy', 'mdpy-vga');
+    using display = openDisplay(mdev.uuid);
+    using vram = display.device.mmap(0);
+    vram.bytes.set(testPattern(640, 480, 3));
+    using out = openVkms();
+    // Another client's screen on Virtual-1: 800x600, one colour.
+    const screen = out.card.createDumb({ width: 800, height: 600 });
+    const pixels = solid(800, 600, 0x336699);
+    screen.write(pixels);
+    using blob = out.card.createModeBlob(writebackMode(out, 800, 600));
+    const full = { x: 0, y: 0, width: 800, height: 600 };
+    const request = out.card.atomic().setCrtc(out.crtcId, { active: true, modeId: blob.id }).setConnector(out.virtual.id, out.crtcId);
+    request.setPlane(out.primary.id, { fbId: screen.framebuffer.id, crtcId: out.crtcId, src: full, crtc: full });
+    out.card.commitBlocking(request, { allowModeset: true });
+    const before = outputState(out);
+
+    const flipOnce = async (meanwhile: () => void): Promise<void> => {
+      const frames = directFlip(display, out.card, { connectorId: out.virtual.id })[Symbol.asyncIterator]();
+      const first = await frames.next();
+      assert.ok(!first.done && first.value.modeset);
+      assert.equal(out.card.crtcState(out.crtcId).mode?.hdisplay, 640, 'the guest mode on the host');
+      meanwhile();
+      await frames.return();
+    };
+    await flipOnce(() => undefined);
+    assert.deepEqual(outputState(out), before, 'mode, plane and connector as they were');
+    {
+      // vkms takes no writeback clone of Virtual-1: its CRCs say what it composes.
+      await using crcs = await CrtcCrcs.open(findVkmsCard());
+      assert.ok(await crcs.until(vkmsCrc(pixels)), 'the other client\'s pixels');
+    }
+
+    await flipOnce(() => {
+      screen.close();
+    });
+    const after = outputState(out);
+    assert.deepEqual([after.active, after.mode, after.virtual], [before.active, before.mode, before.virtual], 'mode and connector as they were');
+    assert.equal(after.plane.fbId, 0, 'the removed framebuffer is not shown: the plane is off');
+    assert.equal(out.card.openResources, 1, 'only the test\'s mode blob is left');
+  });
+
+  test('close(): a pending next() ends done, run() resolves with its stats, the output is put back; await using closes; a flip closed or iterated once cannot run again', async () => {
+    using mdev = createMdev('mdpy', 'mdpy-vga');
+    using display = openDisplay(mdev.uuid);
+    using vram = display.device.mmap(0);
+    vram.bytes.set(testPattern(640, 480, 4));
+    using out = openVkms();
+    const before = outputState(out);
+    const options = { connectorId: out.writeback.id, periodMs: 5 };
+    {
+      const flip = directFlip(display, out.card, options);
+      const frames = flip[Symbol.asyncIterator]();
+      assert.equal((await frames.next()).done, false);
+      const pending = frames.next();
+      await flip.close();
+      assert.deepEqual(await pending, { done: true, value: undefined }, 'the pending next() ends the iteration');
+      assert.deepEqual(outputState(out), before, 'the output as it was, once close() resolved');
+      assert.equal(out.card.openResources, 0, 'the host buffers closed');
+      await flip.close();
+      await assert.rejects(flip[Symbol.asyncIterator]().next(), { code: 'ERR_INVALID_ARG_VALUE' });
+    }
+    {
+      const flip = directFlip(display, out.card, options);
+      const running = flip.run();
+      while (flip.stats.frames === 0) await sleep(5);
+      await flip.close();
+      assert.equal((await running).frames, 1, 'run() resolves with the stats');
+    }
+    {
+      await using flip = directFlip(display, out.card, options);
+      assert.equal((await flip[Symbol.asyncIterator]().next()).done, false);
+    }
+    assert.deepEqual(outputState(out), before, 'await using put the output back');
+    assert.equal(out.card.openResources, 0);
+    const closed = directFlip(display, out.card, options);
+    await closed.close();
+    await assert.rejects(closed.run(), { code: 'ERR_VFIO_CLOSED' });
   });
 });

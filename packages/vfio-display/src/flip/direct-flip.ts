@@ -16,18 +16,19 @@ import type { BorrowedDmabuf } from '../display/dmabuf.js';
 import type { KernelFlip, KernelFlipStatus } from '../display/kernel-flip.js';
 import type { PlaneInfo } from '../display/plane.js';
 import type { RegionPlane } from '../display/region.js';
-import { AtomicCommitError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../errors.js';
+import { AtomicCommitError, ClosedError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../errors.js';
 import type { AtomicRequest } from '../kms/atomic.js';
 import { planeSupports, type Card, type CommitCompletion, type Connector } from '../kms/card.js';
 import type { Framebuffer } from '../kms/framebuffer.js';
 import type { Lease } from '../kms/lease.js';
+import { OutputSnapshot } from '../kms/output-snapshot.js';
 import { chooseMode, isPreferred, type ModeInfo } from '../kms/mode.js';
 import type { PropertyBlob } from '../kms/properties.js';
 import { fourccString, modifierName } from '../uapi/drm_fourcc.js';
 import { abortSignal, lazySchema, parse } from '../validate.js';
 import { LatencyHistogram, type LatencySummary } from './latency.js';
 import { RegionCopy } from './region-copy.js';
-import { hostFramebuffer, isUnscaled, placeCursor, placePlane, type Fit, type GuestGeometry, type Placement } from './placement.js';
+import { cursorProblem, hostFramebuffer, isUnscaled, placeCursor, placePlane, type Fit, type GuestGeometry, type Placement } from './placement.js';
 
 export interface DirectFlipOptions {
   /** The connector to show the guest on; default: the first connected one that is not writeback. */
@@ -36,7 +37,11 @@ export interface DirectFlipOptions {
   readonly crtcId?: number | undefined;
   /** Default: the CRTC's primary plane. */
   readonly planeId?: number | undefined;
-  /** Default: the CRTC's cursor plane where it has one; null: do not show the guest's cursor. */
+  /**
+   * Default: the CRTC's cursor plane where it has one; null: do not show the
+   * guest's cursor. A guest cursor that plane cannot show (format, size) is
+   * hidden, with a DirectFlipWarning once per reason, as QEMU does.
+   */
   readonly cursorPlaneId?: number | null | undefined;
   /**
    * How a guest mode is shown. 'auto' (default): a modeset to the guest's
@@ -53,10 +58,16 @@ export interface DirectFlipOptions {
   /** Called with each commit before it is issued, e.g. to add a writeback capture. */
   readonly beforeCommit?: ((request: AtomicRequest, frame: { readonly seq: number; readonly primary: PlaneInfo | null }) => void) | undefined;
   /**
-   * Leave the last frame on screen when the flip ends (default: the planes
-   * are turned off), unless the vGPU was removed. Userspace flips only: the
-   * kernel takes its framebuffers, and so the guest, off the plane when a
-   * kernel flip ends.
+   * Leave the last frame on screen when the flip ends, unless the vGPU was
+   * removed. Default: what the CRTC showed before the flip's first commit
+   * (mode, connectors, planes: a console or compositor) is put back; a
+   * plane whose framebuffer its owner removed meanwhile is turned off.
+   * The frame stays until the next commit on the CRTC, or with fbdev
+   * emulation until the card's last DRM file closes and the console takes
+   * the output back. Needs Linux 6.8 (CLOSEFB): before it, closing the
+   * flip's framebuffers (RMFB) turns the plane off. Userspace flips only:
+   * the kernel takes its framebuffers, and so the guest, off the plane when
+   * a kernel flip ends.
    */
   readonly keepOnScreen?: boolean | undefined;
   /**
@@ -220,7 +231,12 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   readonly #framebuffers = new Map<BorrowedDmabuf, Framebuffer>();
   /** Region planes: the host buffers they are copied into. */
   #region: RegionCopy | undefined;
-  #started = false;
+  /** The one iteration, once started. */
+  #iteration: AsyncGenerator<FlipFrame, void, undefined> | undefined;
+  /** close(): ends the iteration as a normal end. */
+  readonly #closing = new AbortController();
+  /** The caller's signal and close(). */
+  readonly #signal: AbortSignal;
   #source: ChangeSource | null = null;
   #frames = 0;
   #dropped = 0;
@@ -233,6 +249,10 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   #placement: { key: string; placement: Placement } | undefined;
   #lastFlipSeq: bigint | undefined;
   #cursorShown = false;
+  /** Why guest cursors were hidden (each said once). */
+  readonly #cursorWarnings = new Set<string>();
+  /** What the CRTC showed before this process first changed it. */
+  #before: OutputSnapshot | undefined;
   readonly #kernel: boolean;
   /** Kernel flips: the CRTC and plane leased to the vGPU, and its assignment. */
   #lease: Lease | undefined;
@@ -255,6 +275,8 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     this.#card = card;
     this.#output = pickOutput(card, this.#options);
     this.#kernel = useKernel(display, card, this.#options.kernel ?? 'auto');
+    const { signal } = this.#options;
+    this.#signal = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
   }
 
   /** The connector, CRTC and planes in use. */
@@ -278,7 +300,10 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     };
   }
 
-  /** Runs until the signal aborts or an error, without per-frame work; resolves with the stats. */
+  /**
+   * Runs until the signal aborts, close() or an error, without per-frame
+   * work; resolves with the stats.
+   */
   async run(): Promise<DirectFlipStats> {
     const frames = this[Symbol.asyncIterator]();
     try {
@@ -289,16 +314,37 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     return this.stats;
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<FlipFrame, void, undefined> {
-    if (this.#started) throw new InvalidArgumentError('a DirectFlip runs once: iterate it a single time');
-    this.#started = true;
-    const { changes: mode = 'auto', periodMs, signal } = this.#options;
+  /**
+   * Ends the flip as a normal end (a pending next() resolves done, run()
+   * with the stats) and resolves once it has let go of the output: the
+   * screen restored or kept (keepOnScreen), its framebuffers closed. A flip
+   * never iterated cannot be iterated after. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (!this.#closing.signal.aborted) this.#closing.abort(new ClosedError('the direct flip'));
+    await this.#iteration?.return();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<FlipFrame, void, undefined> {
+    const frames = this.#run(this.#iteration === undefined);
+    this.#iteration ??= frames;
+    return frames;
+  }
+
+  async *#run(first: boolean): AsyncGenerator<FlipFrame, void, undefined> {
+    if (!first) throw new InvalidArgumentError('a DirectFlip runs once: iterate it a single time');
+    this.#closing.signal.throwIfAborted();
+    const { changes: mode = 'auto', periodMs } = this.#options;
     const stream = this.#display.changes({
       mode: this.#kernel ? 'event' : mode,
       everyPoll: this.#display.features.planes === 'region',
       keepAlive: true,
       ...(this.#kernel ? { kinds: ['mode'] as const } : {}),
-      ...(signal ? { signal } : {}),
+      signal: this.#signal,
       ...(periodMs === undefined ? {} : { periodMs }),
     });
     this.#source = stream.source;
@@ -309,6 +355,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
         if (frame) yield frame;
       }
     } catch (err) {
+      if (this.#closing.signal.aborted && err === this.#closing.signal.reason && !this.#options.signal?.aborted) return;
       failed = true;
       throw err;
     } finally {
@@ -364,8 +411,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     }
     const placement = placed?.placement ?? null;
     if (cursorPlaneId !== null) {
-      if (primary && placement && cursor) {
-        this.#checkFormat(cursorPlaneId, cursor, 'cursor');
+      if (primary && placement && cursor && this.#cursorShowable(cursorPlaneId, cursor)) {
         const at = placeCursor(cursor, placement, primary);
         const { fb } = this.#framebufferFor(cursor);
         request.setPlane(cursorPlaneId, { fbId: fb.id, crtcId, src: { x: 0, y: 0, width: cursor.width, height: cursor.height }, crtc: { ...at, width: cursor.width, height: cursor.height } });
@@ -400,6 +446,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     if (!primary || (!change.changed.mode && this.#kernelFlip)) return undefined;
     this.#checkFormat(this.#output.planeId, primary, 'primary');
     const { crtcId, planeId, connector } = this.#output;
+    this.#snapshot();
     const placed = this.#placeForKernel(primary);
     const modeset = placed.change !== null;
     if (placed.change) {
@@ -440,9 +487,10 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
    * the kernel has taken the commit.
    */
   async #commitPlaced(request: AtomicRequest, placed: Placed | null): Promise<CommitCompletion> {
+    this.#snapshot();
     let completion: CommitCompletion;
     try {
-      completion = await this.#card.commit(request, { allowModeset: placed?.change != null, signal: this.#options.signal });
+      completion = await this.#card.commit(request, { allowModeset: placed?.change != null, signal: this.#signal });
     } catch (err) {
       placed?.change?.blob.close();
       throw err;
@@ -457,6 +505,24 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
       }
     }
     return completion;
+  }
+
+  #snapshot(): void {
+    const { crtcId, planeId, cursorPlaneId } = this.#output;
+    this.#before ??= OutputSnapshot.take(this.#card, crtcId, cursorPlaneId === null ? [planeId] : [planeId, cursorPlaneId]);
+  }
+
+  /** Whether the host cursor plane can show the guest's cursor; warns once per reason it cannot. */
+  #cursorShowable(cursorPlaneId: number, cursor: DmabufPlane): boolean {
+    const host = this.#card.planes.find((p) => p.id === cursorPlaneId);
+    const { cursorWidth, cursorHeight, addFb2Modifiers } = this.#card.caps;
+    const problem = host && cursorProblem(host, { width: cursorWidth, height: cursorHeight, modifiers: addFb2Modifiers }, cursor);
+    if (!problem) return true;
+    if (!this.#cursorWarnings.has(problem)) {
+      this.#cursorWarnings.add(problem);
+      process.emitWarning(`the guest's cursor is hidden: ${problem}`, 'DirectFlipWarning');
+    }
+    return false;
   }
 
   #checkFormat(planeId: number, plane: { readonly drmFormat: number; readonly modifier: bigint }, what: string): void {
@@ -604,17 +670,16 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     this.#lease?.close();
     this.#lease = undefined;
     // A removed vGPU's buffers must not stay on screen: they go with the device.
-    const keep = this.#options.keepOnScreen && !this.#display.device.removal.aborted;
-    if (!card.closed && !keep && !this.#kernel && this.#frames > 0) {
-      const request = card.atomic().disablePlane(this.#output.planeId);
-      if (this.#output.cursorPlaneId !== null && this.#cursorShown) request.disablePlane(this.#output.cursorPlaneId);
-      card.commitBlocking(request);
+    const keep = this.#options.keepOnScreen && !this.#kernel && !this.#display.device.removal.aborted;
+    try {
+      if (!card.closed && !keep && this.#before) this.#before.restore();
+    } finally {
+      for (const fb of this.#framebuffers.values()) fb.close();
+      this.#framebuffers.clear();
+      this.#region?.close();
+      this.#modeBlob?.close();
+      this.#modeBlob = undefined;
     }
-    for (const fb of this.#framebuffers.values()) fb.close();
-    this.#framebuffers.clear();
-    this.#region?.close();
-    this.#modeBlob?.close();
-    this.#modeBlob = undefined;
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isUnscaled, placeCursor, placePlane } from './placement.js';
+import { cursorProblem, isUnscaled, placeCursor, placePlane } from './placement.js';
 
 test('center: a smaller guest sits 1:1 in the middle', () => {
   const p = placePlane({ width: 800, height: 600 }, { width: 1024, height: 768 }, 'center');
@@ -59,4 +59,18 @@ test('cursor: a cropped primary moves the cursor by the crop', () => {
   // The crop starts 448 px in and 156 lines down from the visible origin (srcY 1080).
   assert.deepEqual(placeCursor({ x: 500, y: 200, hotspot: null }, primary, { srcX: 0, srcY: 1080 }), { x: 52, y: 44 });
   assert.deepEqual(placeCursor({ x: 0, y: 0, hotspot: null }, primary, { srcX: 0, srcY: 1080 }), { x: -448, y: -156 });
+});
+
+test('cursorProblem: a format or modifier the host cursor plane lacks, or a cursor larger than its size; null where it fits', () => {
+  const AR24 = 0x34325241;
+  const XR24 = 0x34325258;
+  const host = { id: 40, type: 'cursor', crtcs: [1], formats: [AR24], modifiers: new Map([[AR24, [0n]]]) } as const;
+  const limits = { width: 64, height: 64, modifiers: true };
+  const cursor = { drmFormat: AR24, modifier: 0n, width: 64, height: 64 };
+  assert.equal(cursorProblem(host, limits, cursor), null);
+  assert.match(cursorProblem(host, limits, { ...cursor, drmFormat: XR24 }) ?? '', /^host cursor plane 40 cannot scan out XR24 LINEAR \(its formats: AR24\)$/);
+  assert.match(cursorProblem(host, limits, { ...cursor, modifier: 1n << 56n }) ?? '', /cannot scan out AR24/);
+  assert.equal(cursorProblem(host, { ...limits, modifiers: false }, { ...cursor, modifier: 1n << 56n }), null, 'implicit modifiers: the card never sees it');
+  assert.equal(cursorProblem(host, limits, { ...cursor, width: 128 }), "the guest's 128x64 cursor is larger than the host cursor's 64x64");
+  assert.equal(cursorProblem(host, { ...limits, width: 0, height: 0 }, { ...cursor, width: 256, height: 256 }), null, 'no size hint: no size limit known');
 });

@@ -3,8 +3,9 @@
 // host can show a guest mode that differs from its own. Pure arithmetic,
 // no kernel: directFlip turns the result into SRC_* / CRTC_* properties.
 import type { Rect } from '../kms/atomic.js';
+import { planeSupports, type Plane } from '../kms/card.js';
 import type { FramebufferLayout } from '../kms/framebuffer.js';
-import { DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, formatInfo } from '../uapi/drm_fourcc.js';
+import { DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, formatInfo, fourccString, modifierName } from '../uapi/drm_fourcc.js';
 
 /** The visible part of a guest plane: its size and (extended info) its origin in the buffer. */
 export interface GuestGeometry {
@@ -117,4 +118,26 @@ export function hostFramebuffer(plane: GuestBuffer): { readonly layout: Framebuf
     return { layout: { width, height, format, modifier, stride, offset: srcY * stride + srcX * cpp }, geometry: { width, height } };
   }
   return { layout: { width: srcX + width, height: srcY + height, format, modifier, stride }, geometry: { width, height, srcX, srcY } };
+}
+
+/** The host cursor plane's limits: the card's cursor size hint (0: none) and whether it takes explicit modifiers. */
+export interface CursorLimits {
+  readonly width: number;
+  readonly height: number;
+  readonly modifiers: boolean;
+}
+
+/**
+ * Why a host cursor plane cannot show a guest cursor (its format, modifier
+ * or size), or null if it can. A cursor it cannot show is hidden, as QEMU
+ * does, rather than ending the flip.
+ */
+export function cursorProblem(host: Plane, limits: CursorLimits, cursor: { readonly drmFormat: number; readonly modifier: bigint } & Size): string | null {
+  if (!planeSupports(host, cursor.drmFormat, limits.modifiers ? cursor.modifier : undefined)) {
+    return `host cursor plane ${host.id} cannot scan out ${fourccString(cursor.drmFormat)} ${modifierName(cursor.modifier)} (its formats: ${host.formats.map(fourccString).join(' ')})`;
+  }
+  if (limits.width > 0 && limits.height > 0 && (cursor.width > limits.width || cursor.height > limits.height)) {
+    return `the guest's ${cursor.width}x${cursor.height} cursor is larger than the host cursor's ${limits.width}x${limits.height}`;
+  }
+  return null;
 }
