@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openDisplay } from 'vfio-display';
-import { openMbochsGuest, testPattern } from '../lib/bochs-guest.js';
+import { openMbochsGuest, openMdpyGuest } from '../lib/bochs-guest.js';
 import { cliFails, CliProcess } from '../lib/cli.js';
-import { createMdev, findVkmsCard, requireRig, rigKernel, type DrmCard } from '../lib/rig.js';
+import { findVkmsCard, requireRig, rigKernel, type DrmCard } from '../lib/rig.js';
 import { CrtcCrcs, planeDebugState, vkmsCrc } from '../lib/vkms.js';
 
 const out = requireRig();
@@ -73,21 +72,17 @@ for (const kernel of ['no', 'yes'] as const) {
 }
 
 test('flip of an mdpy guest (region planes, every kernel): each change of its bytes copied to the host and scanned out by vkms (CRCs) until SIGINT', { timeout: 300_000 }, async () => {
-  using mdev = createMdev('mdpy', 'mdpy-vga');
-  using display = openDisplay(mdev.uuid);
-  using vram = display.device.mmap(0);
+  using g = openMdpyGuest();
   const card = findVkmsCard();
-  let expected = testPattern(640, 480, 1);
-  vram.bytes.set(expected);
-  await using flip = new CliProcess(['flip', 'fd:3', '--drm', card.node, '--connector', 'Virtual-1'], { fd: display.device.fd });
+  let expected = g.draw(1);
+  await using flip = new CliProcess(['flip', 'fd:3', '--drm', card.node, '--connector', 'Virtual-1'], { fd: g.display.device.fd });
   const header = await flip.line();
   const plane = Number(new RegExp(`^flipping fd:3 onto ${card.node} \\(vkms\\): connector Virtual-1, CRTC \\d+, plane (\\d+), cursor plane \\d+$`).exec(header)?.[1]);
   assert.ok(plane > 0, header);
   assert.equal(await flip.line(), 'timer mode: polling every 16 ms, the device has no display change IRQ (kernel-patches/ adds one to mbochs)');
   assert.equal(await flip.line(), 'guest 640x480 XR24 LINEAR shown at 0,0 640x480 (modeset)');
   assert.ok(await scannedOut(card, expected), 'vkms scans out what the guest drew');
-  expected = testPattern(640, 480, 2);
-  vram.bytes.set(expected);
+  expected = g.draw(2);
   assert.ok(await scannedOut(card, expected), 'the guest\'s next frame');
   const { status, rest } = await flip.stop('SIGINT');
   assert.equal(status, 0, flip.stderr);

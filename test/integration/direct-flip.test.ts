@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AtomicCommitError, directFlip, drmCardOfParent, openDisplay, type Display, uapi, type CrtcState, type DirectFlipOptions, type FlipFrame, type PlaneState, type OutFence, type WritebackCapture } from 'vfio-display';
-import { openMbochsGuest, testPattern } from '../lib/bochs-guest.js';
-import { createMdev, findVkmsCard, kernelLogMark, kernelLogSince, requireRig, rigKernel } from '../lib/rig.js';
+import { AtomicCommitError, directFlip, drmCardOfParent, type Display, uapi, type CrtcState, type DirectFlipOptions, type FlipFrame, type PlaneState, type OutFence, type WritebackCapture } from 'vfio-display';
+import { openMbochsGuest, openMdpyGuest } from '../lib/bochs-guest.js';
+import { findVkmsCard, kernelLogMark, kernelLogSince, requireRig, rigKernel } from '../lib/rig.js';
 import { captureScanout, CrtcCrcs, openFds, openVkms, rgbMismatches, solid, vkmsCrc, writebackMode, type VkmsOutput } from '../lib/vkms.js';
 
 requireRig();
@@ -369,13 +369,11 @@ describe('directFlip of an mbochs guest onto vkms', { timeout: 600_000 }, () => 
 
 describe('directFlip of an mdpy guest (region planes) onto vkms', { timeout: 300_000 }, () => {
   test('each change of the guest\'s bytes copied once into one of two host buffers, pixel-exact; unchanged bytes cost no commit', async () => {
-    using mdev = createMdev('mdpy', 'mdpy-vga');
-    using display = openDisplay(mdev.uuid);
+    using g = openMdpyGuest();
+    const { display } = g;
     using out = openVkms();
-    using vram = display.device.mmap(0);
     assert.throws(() => directFlip(display, out.card, { changes: 'event' }), { code: 'ERR_VFIO_NO_CHANGE_EVENTS' });
-    let expected = testPattern(640, 480, 1);
-    vram.bytes.set(expected);
+    let expected = g.draw(1);
     await using s = new SteppedFlip(display, out, () => true, { periodMs: 5 });
     const first = await s.next();
     assert.equal(first.source, 'timer');
@@ -384,8 +382,7 @@ describe('directFlip of an mdpy guest (region planes) onto vkms', { timeout: 300
     assert.equal(rgbMismatches(await s.captured(first), expected), 0, 'the first frame');
     const buffers = new Set([out.card.planeState(out.primary.id).fbId]);
     for (let k = 2; k <= 6; k++) {
-      expected = testPattern(640, 480, k);
-      vram.bytes.set(expected);
+      expected = g.draw(k);
       const f = await s.next();
       assert.equal(f.seq, k);
       assert.equal(f.modeset, false);
@@ -398,8 +395,7 @@ describe('directFlip of an mdpy guest (region planes) onto vkms', { timeout: 300
     const stats = s.flip.stats;
     assert.deepEqual([stats.frames, stats.copies, stats.imports, stats.modesets], [6, 6, 0, 1]);
     // A change after the quiet polls is shown as the next frame.
-    expected = testPattern(640, 480, 7);
-    vram.bytes.set(expected);
+    expected = g.draw(7);
     const f = await s.next();
     assert.equal(f.seq, 7);
     assert.equal(rgbMismatches(await s.captured(f), expected), 0, 'after the quiet polls');
@@ -408,10 +404,9 @@ describe('directFlip of an mdpy guest (region planes) onto vkms', { timeout: 300
 
 describe('the host output after a flip', { timeout: 300_000 }, () => {
   test('what another client showed (mode, framebuffer, connector) is back when the flip ends; a framebuffer its owner removed meanwhile leaves the plane off', async () => {
-    using mdev = createMdev('mdpy', 'mdpy-vga');
-    using display = openDisplay(mdev.uuid);
-    using vram = display.device.mmap(0);
-    vram.bytes.set(testPattern(640, 480, 3));
+    using g = openMdpyGuest();
+    const { display } = g;
+    g.draw(3);
     using out = openVkms();
     // Another client's screen on Virtual-1: 800x600, one colour.
     const screen = out.card.createDumb({ width: 800, height: 600 });
@@ -450,10 +445,9 @@ describe('the host output after a flip', { timeout: 300_000 }, () => {
   });
 
   test('close(): a pending next() ends done, run() resolves with its stats, the output is put back; await using closes; a flip closed or iterated once cannot run again', async () => {
-    using mdev = createMdev('mdpy', 'mdpy-vga');
-    using display = openDisplay(mdev.uuid);
-    using vram = display.device.mmap(0);
-    vram.bytes.set(testPattern(640, 480, 4));
+    using g = openMdpyGuest();
+    const { display } = g;
+    g.draw(4);
     using out = openVkms();
     const before = outputState(out);
     const options = { connectorId: out.writeback.id, periodMs: 5 };

@@ -184,3 +184,29 @@ export function openMbochsGuest(type: 'mbochs-small' | 'mbochs-medium' = 'mbochs
     },
   };
 }
+
+export interface MdpyGuest extends Disposable {
+  readonly display: Display;
+  /** Draws testPattern(640, 480, seed) into the framebuffer (BAR0) and returns it. */
+  draw(seed: number): Uint8Array;
+}
+
+/** A fresh mdpy vGPU (mdpy-vga: a 640x480 XRGB8888 region plane), its display, and the test as its guest. */
+export function openMdpyGuest(): MdpyGuest {
+  const mdev = createMdev('mdpy', 'mdpy-vga');
+  const display = openDisplay(mdev.uuid);
+  const vram = display.device.mmap(0);
+  return {
+    display,
+    draw: (seed) => {
+      const pixels = testPattern(640, 480, seed);
+      vram.bytes.set(pixels);
+      return pixels;
+    },
+    [Symbol.dispose]: () => {
+      vram.unmap();
+      display.close();
+      mdev.remove();
+    },
+  };
+}
