@@ -19,7 +19,7 @@ import type { RegionPlane } from '../display/region.js';
 import { AtomicCommitError, ClosedError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../errors.js';
 import type { AtomicRequest } from '../kms/atomic.js';
 import { planeSupports, type Card, type CommitCompletion, type Connector } from '../kms/card.js';
-import type { Framebuffer } from '../kms/framebuffer.js';
+import type { DumbBuffer, Framebuffer } from '../kms/framebuffer.js';
 import type { Lease } from '../kms/lease.js';
 import { OutputSnapshot } from '../kms/output-snapshot.js';
 import { chooseMode, isPreferred, type ModeInfo } from '../kms/mode.js';
@@ -106,7 +106,11 @@ export interface FlipFrame {
   /** Counts the commits, from 1. */
   readonly seq: number;
   readonly source: ChangeSource;
-  /** The guest planes shown (primary null: the guest display is off, and so is the host plane). */
+  /**
+   * The guest planes shown (primary null: the guest display is off, shown
+   * as the driver allows: the plane off, else a black buffer, else the CRTC
+   * off, a modeset).
+   */
   readonly primary: PlaneInfo | null;
   readonly cursor: PlaneInfo | null;
   /** Where the primary went on the CRTC; null while it is off. */
@@ -145,6 +149,9 @@ export interface DirectFlipStats {
   /** Userspace flips: from the change being seen to the commit's completion event. */
   readonly latency: LatencySummary;
 }
+
+/** How a guest display that is off is shown (DirectFlip.#showOff). */
+type OffWay = 'plane off' | 'black' | 'crtc off';
 
 /** The host output the pipeline drives. */
 interface Output {
@@ -249,6 +256,9 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   #placement: { key: string; placement: Placement } | undefined;
   #lastFlipSeq: bigint | undefined;
   #cursorShown = false;
+  /** How the guest's display being off is shown, for the host mode it was chosen for. */
+  #off: { mode: ModeInfo; way: OffWay } | undefined;
+  #black: DumbBuffer | undefined;
   /** Why guest cursors were hidden (each said once). */
   readonly #cursorWarnings = new Set<string>();
   /** What the CRTC showed before this process first changed it. */
@@ -405,10 +415,8 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
       placed = this.#place(geometry, fb.id);
       placed.change?.apply(request);
       request.setPlane(planeId, { fbId: fb.id, crtcId, ...placed.placement });
-    } else {
-      // ACTIVE as it is (no modeset) names the CRTC, whose event completes the commit.
-      request.disablePlane(planeId).set(crtcId, 'ACTIVE', 1);
     }
+    const guestOff = primary ? null : this.#showOff(request);
     const placement = placed?.placement ?? null;
     if (cursorPlaneId !== null) {
       if (primary && placement && cursor && this.#cursorShowable(cursorPlaneId, cursor)) {
@@ -423,8 +431,9 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     }
     const seq = this.#frames + 1;
     this.#options.beforeCommit?.(request, { seq, primary });
-    const modeset = placed?.change != null;
-    const completion = await this.#commitPlaced(request, placed);
+    const modeset = placed?.change != null || guestOff === 'crtc off';
+    const completion = await this.#commitPlaced(request, placed, guestOff === 'crtc off');
+    if (guestOff === 'crtc off') this.#outputOff();
     this.#frames = seq;
     // The kernel's flip time where it stamps CLOCK_MONOTONIC (as hrtime), else now.
     const completedAt = card.caps.timestampMonotonic && completion.timestampUs > 0 ? BigInt(completion.timestampUs) * 1000n : process.hrtime.bigint();
@@ -486,11 +495,11 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
    * host mode, the placement kept for the geometry) becomes ours only once
    * the kernel has taken the commit.
    */
-  async #commitPlaced(request: AtomicRequest, placed: Placed | null): Promise<CommitCompletion> {
+  async #commitPlaced(request: AtomicRequest, placed: Placed | null, modeset = false): Promise<CommitCompletion> {
     this.#snapshot();
     let completion: CommitCompletion;
     try {
-      completion = await this.#card.commit(request, { allowModeset: placed?.change != null, signal: this.#signal });
+      completion = await this.#card.commit(request, { allowModeset: modeset || placed?.change != null, signal: this.#signal });
     } catch (err) {
       placed?.change?.blob.close();
       throw err;
@@ -533,6 +542,69 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
         { code: 'ERR_VFIO_FORMAT_UNSUPPORTED' },
       );
     }
+  }
+
+  /**
+   * Adds the guest's display being off to `request`, in the first way the
+   * driver accepts for the host mode (TEST_ONLY once per mode): the plane
+   * off; else a black buffer, for drivers that need a primary plane on an
+   * active CRTC (drm_atomic_helper_check_crtc_primary_plane: simple-KMS
+   * drivers); else the CRTC off, a modeset both ways.
+   */
+  #showOff(request: AtomicRequest): OffWay {
+    const mode = this.#mode;
+    if (!mode) throw new Error('DirectFlip: the guest display turned off before anything was shown');
+    if (!this.#off || !sameTiming(this.#off.mode, mode)) this.#off = { mode, way: this.#offWayFor(mode) };
+    this.#addOff(request, this.#off.way, mode);
+    return this.#off.way;
+  }
+
+  #offWayFor(mode: ModeInfo): OffWay {
+    for (const way of ['plane off', 'black'] as const) {
+      const probe = this.#card.atomic();
+      this.#addOff(probe, way, mode);
+      try {
+        this.#card.test(probe);
+        return way;
+      } catch (err) {
+        if (!(err instanceof AtomicCommitError)) throw err;
+      }
+    }
+    return 'crtc off';
+  }
+
+  #addOff(request: AtomicRequest, way: OffWay, mode: ModeInfo): void {
+    const { crtcId, planeId, cursorPlaneId, connector } = this.#output;
+    if (cursorPlaneId !== null && this.#cursorShown) request.disablePlane(cursorPlaneId);
+    if (way === 'black') {
+      const full = { x: 0, y: 0, width: mode.hdisplay, height: mode.vdisplay };
+      request.setPlane(planeId, { fbId: this.#blackBuffer(mode).framebuffer.id, crtcId, src: full, crtc: full });
+    } else if (way === 'plane off') {
+      // ACTIVE as it is (no modeset) names the CRTC, whose event completes the commit.
+      request.disablePlane(planeId).set(crtcId, 'ACTIVE', 1);
+    } else {
+      request.disablePlane(planeId).setCrtc(crtcId, { active: false, modeId: 0 }).setConnector(connector.id, 0);
+    }
+  }
+
+  /** A black buffer the size of the host mode. */
+  #blackBuffer(mode: ModeInfo): DumbBuffer {
+    if (this.#black?.width !== mode.hdisplay || this.#black.height !== mode.vdisplay) {
+      this.#black?.close();
+      this.#black = this.#card.createDumb({ width: mode.hdisplay, height: mode.vdisplay });
+      this.#black.bytes.fill(0);
+    }
+    return this.#black;
+  }
+
+  /** The CRTC was turned off (a modeset): the next guest frame sets a mode anew. */
+  #outputOff(): void {
+    this.#modesets++;
+    this.#mode = null;
+    this.#placement = undefined;
+    this.#modeBlob?.close();
+    this.#modeBlob = undefined;
+    this.#cursorShown = false;
   }
 
   /** A region plane's bytes copied into a host buffer, or null when they are the last frame's. */
@@ -677,6 +749,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
       for (const fb of this.#framebuffers.values()) fb.close();
       this.#framebuffers.clear();
       this.#region?.close();
+      this.#black?.close();
       this.#modeBlob?.close();
       this.#modeBlob = undefined;
     }
