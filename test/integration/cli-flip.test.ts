@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { openMbochsGuest, openMdpyGuest } from '../lib/bochs-guest.js';
 import { cliFails, CliProcess } from '../lib/cli.js';
 import { findVkmsCard, requireRig, rigKernel, type DrmCard } from '../lib/rig.js';
-import { CrtcCrcs, planeDebugState, vkmsCrc } from '../lib/vkms.js';
+import { CrtcCrcs, openVkms, planeDebugState, vkmsCrc } from '../lib/vkms.js';
 
 const out = requireRig();
 const patched = rigKernel === 'patched';
@@ -88,3 +89,40 @@ test('flip of an mdpy guest (region planes, every kernel): each change of its by
   assert.equal(status, 0, flip.stderr);
   assert.match(rest.at(-1) ?? '', /^stopped: timer: 2 frames, 0 dropped, 1 modesets, 2 copies, latency p50 [\d.]+ ms, p99 [\d.]+ ms$/);
 });
+
+// Several VMs, one host output each: the DRM master (here the test) lends an
+// output (connector, CRTC, primary plane) to a helper per VM as a lease fd;
+// the rig's vkms has one output, so one helper has it, the master revokes
+// it, and another helper with another guest gets it.
+for (const kernel of ['no', 'yes'] as const) {
+  const who = kernel === 'yes' ? 'kernel flips through the lessee fd' : 'flips by the helper';
+  test(`several VMs: the output lent to one helper (flip --drm fd:4, ${who}), revoked, lent to another helper with another guest`, { skip: !patched && 'needs the kernel-patches series', timeout: 300_000 }, async () => {
+    const node = findVkmsCard();
+    using out = openVkms();
+    using first = openMbochsGuest();
+    using second = openMbochsGuest();
+    for (const [name, g, seed] of [['first', first, 21], ['second', second, 22]] as const) {
+      const drawn = g.guest.draw(seed);
+      using lease = out.card.createLease([out.virtual.id, out.crtcId, out.primary.id]);
+      await using helper = new CliProcess(['flip', 'fd:3', '--drm', 'fd:4', '--kernel', kernel], { fd: [g.display.device.fd, lease.fd] });
+      await helper.lineMatching(/^guest 800x600 XR24 LINEAR shown at 0,0 800x600/);
+      assert.ok(await scannedOut(node, drawn), `the ${name} VM's guest on the output`);
+      lease.revoke();
+      // The revoke shows at the next commit: a guest flip.
+      const back = g.guest.backBufferLine();
+      g.guest.draw(seed + 10, back);
+      g.guest.flip(back);
+      if (kernel === 'no') {
+        const { status } = await helper.exited;
+        assert.equal(status, 1, helper.stderr);
+        assert.match(helper.stderr, /^vfio-display: .*not leased to this file \(the lease may have been revoked\)/);
+      } else {
+        await sleep(200);
+        const { status, rest } = await helper.stop('SIGINT');
+        assert.equal(status, 0, helper.stderr);
+        assert.match(rest.at(-1) ?? '', /^stopped: kernel flips: \d+ frames, \d+ dropped, \d+ modesets, revoked/);
+      }
+    }
+    assert.equal(out.card.lessees().length, 0, 'no lease left');
+  });
+}

@@ -27,6 +27,7 @@ describe('a card opened from a DRM lease', { timeout: 300_000 }, () => {
       assert.deepEqual(lessee.connectorIds, [writeback.id]);
       assert.deepEqual(lessee.planes.map((p) => p.id), [primary.id]);
       assert.notEqual(lessee.fd, lease.fd, 'a duplicate of its own');
+      assert.deepEqual([lessee.lessee, card.lessee], [true, false], 'a lessee knows it is one');
       const cursor = card.planes.find((p) => p.type === 'cursor');
       assert.ok(cursor);
       assert.throws(() => lessee.properties.values(cursor.id), (err: unknown) => err instanceof VfioDisplayError && err.code === 'ENOENT', 'an object not in the lease');

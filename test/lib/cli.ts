@@ -1,7 +1,8 @@
 // Runs the built vfio-display CLI as a child process, as a user's shell
 // would: to completion (status, stdout, stderr), or in the background with
 // its output as lines (watch, flip) until a signal ends it. A device the
-// test holds open goes to the child as fd 3 (the CLI's fd:3).
+// test holds open goes to the child as fd 3 (the CLI's fd:3), a second fd
+// (a DRM lease) as fd 4.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -10,8 +11,8 @@ import { createInterface } from 'node:readline';
 export const CLI = join(import.meta.dirname, '..', '..', '..', 'packages', 'vfio-display', 'bin', 'vfio-display.js');
 
 export interface CliOptions {
-  /** An open fd of this process the child gets as fd 3. */
-  readonly fd?: number;
+  /** Open fds of this process the child gets as fd 3 (and 4, ...). */
+  readonly fd?: number | readonly number[];
   readonly timeoutMs?: number;
   /** Run as this user and group (e.g. 65534, nobody) instead of root. */
   readonly uid?: number;
@@ -24,7 +25,7 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-const stdio = (fd: number | undefined): ('ignore' | 'pipe' | number)[] => (fd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', fd]);
+const stdio = (fd: CliOptions['fd']): ('ignore' | 'pipe' | number)[] => ['ignore', 'pipe', 'pipe', ...(fd === undefined ? [] : [fd].flat())];
 
 export function cli(args: readonly string[], options: CliOptions = {}): CliResult {
   const { fd, timeoutMs = 120_000, ...ids } = options;

@@ -5,10 +5,10 @@
 // status 0.
 import { NotFoundError } from '../errors.js';
 import { directFlip, type DirectFlipOptions, type DirectFlipStats, type FlipFrame } from '../flip/direct-flip.js';
-import { openCard, type Card } from '../kms/card.js';
+import type { Card } from '../kms/card.js';
 import { modifierName } from '../uapi/drm_fourcc.js';
 import { DEV_HELP, type Command } from './args.js';
-import { devName, devSchema, openDisplayOf, type DevArg } from './device.js';
+import { devName, devSchema, openCardOf, openDisplayOf, type DevArg } from './device.js';
 import { println, RateMeter, StatusLine } from './output.js';
 import { intWord, SOURCE_OPTIONS, sourceSchema, sourceText, type SourceChoice } from './source.js';
 
@@ -16,7 +16,7 @@ type Fit = NonNullable<DirectFlipOptions['fit']>;
 
 interface FlipArgs {
   dev: DevArg;
-  drm: string;
+  drm: DevArg;
   connector?: string | undefined;
   crtc?: number | undefined;
   plane?: number | undefined;
@@ -56,10 +56,14 @@ export function placementText(frame: FlipFrame): string {
 export const flip: Command<FlipArgs> = {
   name: 'flip',
   summary: "show the guest's display on a host display, zero-copy, flip for flip, with live stats",
-  synopsis: '<dev> --drm CARD',
+  synopsis: '<dev> --drm CARD|fd:N',
   positionals: [['dev', DEV_HELP]],
   options: {
-    drm: { type: 'string', value: 'CARD', help: 'the host DRM card, e.g. /dev/dri/card0 (this process must be able to be its master: no compositor on it)' },
+    drm: {
+      type: 'string',
+      value: 'CARD|fd:N',
+      help: 'the host DRM card, e.g. /dev/dri/card0 (this process must be able to be its master: no compositor on it), or fd:N, a DRM fd the parent passed down, such as a lease of one output',
+    },
     connector: { type: 'string', value: 'ID|NAME', help: 'the host connector (default: the first connected one)' },
     crtc: { type: 'string', value: 'ID', help: "the CRTC (default: the connector's)" },
     plane: { type: 'string', value: 'ID', help: "the host plane for the guest's primary (default: the CRTC's primary plane)" },
@@ -77,7 +81,7 @@ export const flip: Command<FlipArgs> = {
     const id = intWord(z, 1, 0xffffffff);
     return z.strictObject({
       dev: devSchema(z),
-      drm: z.string({ error: 'missing: give the host DRM card, e.g. --drm /dev/dri/card0' }).min(1),
+      drm: devSchema(z, 'missing: give the host DRM card, e.g. --drm /dev/dri/card0'),
       connector: z.string().optional(),
       crtc: id.optional(),
       plane: id.optional(),
@@ -93,7 +97,7 @@ export const flip: Command<FlipArgs> = {
     const interrupt = io.interruptSignal();
     const signal = duration === undefined ? interrupt : AbortSignal.any([interrupt, AbortSignal.timeout(duration * 1000)]);
     using display = openDisplayOf(dev);
-    using card = openCard(drm);
+    using card = openCardOf(drm);
     const session = directFlip(display, card, {
       connectorId: args.connector === undefined ? undefined : connectorId(card, args.connector),
       crtcId: args.crtc,

@@ -468,13 +468,14 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     // Unscaled: the kernel sizes the plane to each guest surface itself.
     const size = isUnscaled(placed.placement) ? {} : { width: crtc.width, height: crtc.height };
     const where = { crtcId, planeId, x: crtc.x, y: crtc.y, ...size };
-    this.#lease ??= this.#card.createLease([connector.id, crtcId, planeId]);
+    // A lessee cannot lease on (DRM has no sub-leases): its own fd is the lease the vGPU gets.
+    const lease = this.#card.lessee ? this.#card.fd : (this.#lease ??= this.#card.createLease([connector.id, crtcId, planeId])).fd;
     if (this.#kernelFlip) {
       const before = this.#kernelFlip.status();
-      this.#kernelFlip.reassign(this.#lease.fd, where);
+      this.#kernelFlip.reassign(lease, where);
       this.#kernelEarlier = { commits: this.#kernelEarlier.commits + before.commits, skipped: this.#kernelEarlier.skipped + before.skipped };
     }
-    else this.#kernelFlip = this.#display.kernelFlip(this.#lease, where);
+    else this.#kernelFlip = this.#display.kernelFlip(lease, where);
     const seq = ++this.#frames;
     const now = process.hrtime.bigint();
     return { seq, source: change.source, primary, cursor: null, placement: placed.placement, modeset, dropped: 0, seenAt: change.seenAt, completedAt: now, kernel: this.#kernelFlip.status() };

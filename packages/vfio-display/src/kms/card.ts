@@ -261,6 +261,7 @@ export class Card implements Disposable {
   readonly #file: DrmFile;
   readonly #events: EventReader;
   readonly #kinds = new Map<number, number>();
+  #lessee: boolean | undefined;
   #nextUserData = 1n;
   readonly path: string;
   readonly driver: DriverVersion;
@@ -480,6 +481,19 @@ export class Card implements Disposable {
   /** The objects this file may use: all of them for a lessor, the leased ones for a lessee. */
   leasedObjects(): number[] {
     return leasedObjects(this.#file);
+  }
+
+  /**
+   * Whether this file is a lessee (a card opened from a lease fd). A
+   * lessor's GET_LEASE lists every mode object, encoders and properties
+   * among them; a lessee's only the connectors, CRTCs and planes it holds.
+   */
+  get lessee(): boolean {
+    this.#lessee ??= this.leasedObjects().every((id) => {
+      const kind = this.#kinds.get(id);
+      return kind === d.DRM_MODE_OBJECT_CONNECTOR || kind === d.DRM_MODE_OBJECT_CRTC || kind === d.DRM_MODE_OBJECT_PLANE;
+    });
+    return this.#lessee;
   }
 
   /** A capture target for writeback connector `connectorId`: a dumb buffer of the mode's size. */
