@@ -24,7 +24,7 @@ export { planesReportSchema, watchLineSchema, type PlanesReport, type PlanesRepo
 export { BorrowedDmabuf, Dmabuf, DmabufMapping, type CpuAccess, type DmabufPlane } from './display/dmabuf.js';
 export { EdidRegion, type EdidLimits, type LinkState } from './display/edid.js';
 export { KernelFlip, type AssignedPlacement, type KernelFlipPlacement, type KernelFlipState, type KernelFlipStatus } from './display/kernel-flip.js';
-export { cvtReducedBlanking, generateEdid, parseMode, type DetailedTiming, type DisplayMode, type EdidOptions } from './display/edid-generator.js';
+export { cvtReducedBlanking, fitModes, generateEdid, parseMode, type DetailedTiming, type DisplayMode, type EdidOptions, type ModeLimits } from './display/edid-generator.js';
 export type { DrmFbPlane, PlaneInfo, PlaneMode, PlaneType, QueryMode } from './display/plane.js';
 export type { RegionPlane } from './display/region.js';
 export { VfioDevice, RegionMapping, type DeviceInfo, type FeatureOp, type IrqAction, type IrqInfo, type OpenedVia, type RegionInfo, type SetIrqsRequest } from './device/device.js';
