@@ -22,7 +22,7 @@ export type { ChangeSource, ChangeStream, ChangesOptions, DisplayChange, EventCo
 export { displayChangeSchema, planeInfoSchema, type DisplayChangeJson, type JsonCodec, type Jsonified, type PlaneInfoJson } from './display/json.js';
 export { planesReportSchema, watchLineSchema, type PlanesReport, type PlanesReportJson, type WatchLine, type WatchLineJson } from './cli/schemas.js';
 export { BorrowedDmabuf, Dmabuf, DmabufMapping, type CpuAccess, type DmabufPlane } from './display/dmabuf.js';
-export { EdidRegion, type EdidLimits, type LinkState } from './display/edid.js';
+export { EdidRegion, type EdidLimits, type EdidUpdateOptions, type LinkState } from './display/edid.js';
 export { KernelFlip, type AssignedPlacement, type KernelFlipPlacement, type KernelFlipState, type KernelFlipStatus } from './display/kernel-flip.js';
 export { cvtReducedBlanking, fitModes, generateEdid, parseMode, type DetailedTiming, type DisplayMode, type EdidOptions, type ModeLimits } from './display/edid-generator.js';
 export type { DrmFbPlane, PlaneInfo, PlaneMode, PlaneType, QueryMode } from './display/plane.js';

@@ -105,7 +105,7 @@ export const edid: Command<EdidArgs> = {
     output: { type: 'string', short: 'o', value: 'FILE', help: 'also save the EDID (after any write) to FILE' },
   },
   notes: [
-    'A write takes the link down, writes the blob and its size, brings the link up (one hot-plug for the guest), then reads the blob back from the region and fails (status 1) if it differs. Modes must lie within 64-4095 pixels and 24-240 Hz; larger than the device allows, they are scaled into its limit keeping their aspect ratio (duplicates dropped), and the output says so.',
+    'A write takes the link down, writes the blob and its size, brings the link up 100 ms later as QEMU does (the guest sees an unplug, then a plug), then reads the blob back from the region and fails (status 1) if it differs. Modes must lie within 64-4095 pixels and 24-240 Hz; larger than the device allows, they are scaled into its limit keeping their aspect ratio (duplicates dropped), and the output says so.',
   ],
   schema: (z) =>
     z
@@ -118,7 +118,7 @@ export const edid: Command<EdidArgs> = {
         output: z.string().optional(),
       })
       .refine((a) => [a.mode, a.modes, a.file, a.link].filter((x) => x !== undefined).length <= 1, { message: 'give at most one of --mode, --modes, --file and --link', path: ['mode'] }),
-  run({ dev, mode, modes, file, link, output }, io) {
+  async run({ dev, mode, modes, file, link, output }, io) {
     using display = openDisplayOf(dev);
     const region = edidOf(display);
     const limits = display.features.edid;
@@ -130,7 +130,7 @@ export const edid: Command<EdidArgs> = {
     let blob: Uint8Array | undefined;
     if (file !== undefined) {
       blob = checkEdid(readEdidFile(file), file);
-      region.write(blob);
+      await region.update(blob);
     } else if (mode !== undefined || modes !== undefined) {
       const list = mode !== undefined ? [mode] : (modes ?? '').split(',').map((m) => m.trim());
       for (const m of list.map(parseMode)) {
@@ -139,7 +139,7 @@ export const edid: Command<EdidArgs> = {
           println(io.stdout, `${m.width}x${m.height}@${m.refresh} is beyond the device's ${limits?.maxXres ?? 'any'}x${limits?.maxYres ?? 'any'}: scaled to ${fitted.width}x${fitted.height}`);
         }
       }
-      blob = display.setModes(list);
+      blob = await display.setModes(list);
     }
     const current = blob === undefined ? region.read() : readBack(region, blob);
     if (output !== undefined) writeFileSync(output, current);

@@ -10,7 +10,7 @@ import * as v from '../uapi/vfio.js';
 import { abortSignal, lazySchema, parse } from '../validate.js';
 import { pollChanges, type ChangesOptions, type ChangeSource, type ChangeStream, type DisplayChange } from './changes.js';
 import { DmabufCache, exportDmabuf, type BorrowedDmabuf, type Dmabuf, type DmabufPlane } from './dmabuf.js';
-import { EdidRegion, type EdidLimits } from './edid.js';
+import { EdidRegion, type EdidLimits, type EdidUpdateOptions } from './edid.js';
 import { fitModes, generateEdid, type DisplayMode, type EdidOptions } from './edid-generator.js';
 import { PlaneQuery, checkPlaneType, type DrmFbPlane, type PlaneInfo, type PlaneMode, type PlaneType } from './plane.js';
 import { KernelFlip, type KernelFlipPlacement } from './kernel-flip.js';
@@ -211,13 +211,15 @@ export class Display implements Disposable {
 
   /**
    * Generates an EDID for `modes` (preferred first), scaled into the
-   * device's limits (fitModes), and writes it (link down, blob, link up). Returns the blob.
+   * device's limits (fitModes), and writes it: link down, blob, link up
+   * after linkUpDelayMs (EdidRegion.update). Resolves with the blob.
    */
-  setModes(modes: readonly (DisplayMode | string)[], options: Omit<EdidOptions, 'modes'> = {}): Uint8Array {
+  async setModes(modes: readonly (DisplayMode | string)[], options: Omit<EdidOptions, 'modes'> & EdidUpdateOptions = {}): Promise<Uint8Array> {
     const edid = this.#edid;
     if (!edid) throw new UnsupportedError(`${this.device.name} has no EDID region`, { code: 'ERR_VFIO_NO_EDID' });
-    const blob = generateEdid({ ...options, modes: fitModes(modes, edid.limits()) });
-    edid.write(blob);
+    const { linkUpDelayMs, ...edidOptions } = options;
+    const blob = generateEdid({ ...edidOptions, modes: fitModes(modes, edid.limits()) });
+    await edid.update(blob, linkUpDelayMs === undefined ? {} : { linkUpDelayMs });
     return blob;
   }
 
