@@ -87,6 +87,7 @@ export {
   type HandoverFailure,
 } from './errors.js';
 export { DirectFlip, directFlip, type DirectFlipOptions, type DirectFlipStats, type FlipFrame } from './flip/direct-flip.js';
+export { fitGuestToConnector, type FitEdidOptions, type FittedEdid } from './flip/fit-edid.js';
 export { LatencyHistogram, type LatencySummary } from './flip/latency.js';
 export { isUnscaled, placeCursor, placePlane, type Fit, type GuestCursor, type GuestGeometry, type Placement, type Size } from './flip/placement.js';
 export { canConvert, FrameConverter, toRgba, type ConvertOptions, type Frame, type RgbaImage } from './image/convert.js';

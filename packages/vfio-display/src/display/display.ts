@@ -219,7 +219,7 @@ export class Display implements Disposable {
     if (!edid) throw new UnsupportedError(`${this.device.name} has no EDID region`, { code: 'ERR_VFIO_NO_EDID' });
     const { linkUpDelayMs, ...edidOptions } = options;
     const blob = generateEdid({ ...edidOptions, modes: fitModes(modes, edid.limits()) });
-    await edid.update(blob, linkUpDelayMs === undefined ? {} : { linkUpDelayMs });
+    await edid.update(blob, { linkUpDelayMs });
     return blob;
   }
 

@@ -31,7 +31,7 @@ export interface EdidUpdateOptions {
    * default 100 ms, QEMU's (hw/vfio/display.c raises it on a timer), so
    * that the guest sees an unplug and then a plug. 0: at once.
    */
-  readonly linkUpDelayMs?: number;
+  readonly linkUpDelayMs?: number | undefined;
 }
 
 const updateOptions = lazySchema((z) => z.strictObject({ linkUpDelayMs: z.number().min(0).max(10_000).optional() }));
