@@ -169,7 +169,7 @@ describe('GVT-g hardware tier: through the library', { skip }, () => {
       }
       return undefined;
     })();
-    display.setModes([target]);
+    await display.setModes([target]);
     const timer = setTimeout(() => {
       ac.abort();
     }, c.bootTimeoutMs);
@@ -180,7 +180,7 @@ describe('GVT-g hardware tier: through the library', { skip }, () => {
     t.diagnostic(`changes: ${seen.join(' | ')}`);
     assert.ok(change, `the guest switched to ${target}`);
     if (changes.source === 'event') assert.ok((change.events?.mode ?? 0) + (change.events?.any ?? 0) > 0, 'the mode change was signalled');
-    display.setModes([`${primary.width}x${primary.height}`]);
+    await display.setModes([`${primary.width}x${primary.height}`]);
     primary = await until(() => {
       const p = display.query('primary');
       return p?.width === primary.width ? p : null;

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { generateEdid } from 'vfio-display';
 import { openMbochsGuest, openMdpyGuest } from '../lib/bochs-guest.js';
 import { cliFails, CliProcess } from '../lib/cli.js';
 import { findVkmsCard, requireRig, rigKernel, type DrmCard } from '../lib/rig.js';
@@ -126,3 +127,21 @@ for (const kernel of ['no', 'yes'] as const) {
     assert.equal(out.card.lessees().length, 0, 'no lease left');
   });
 }
+
+test('flip --fit-edid: the guest\'s monitor becomes Virtual-1 at its preferred mode; a second run writes nothing', { skip: !patched && 'needs the kernel-patches series (stock vkms refuses mbochs dma-bufs)', timeout: 300_000 }, async () => {
+  using g = openMbochsGuest('mbochs-medium');
+  const card = findVkmsCard();
+  g.guest.draw(1);
+  const lines: string[] = [];
+  for (const run of [1, 2]) {
+    await using flip = new CliProcess(['flip', 'fd:3', '--drm', card.node, '--connector', 'Virtual-1', '--kernel', 'no', '--fit-edid'], { fd: g.display.device.fd });
+    assert.match(await flip.line(), /^flipping fd:3 onto /);
+    lines.push(await flip.line());
+    const { status } = await flip.stop('SIGINT');
+    assert.equal(status, 0, `run ${run}: ${flip.stderr}`);
+  }
+  assert.match(lines[0] ?? '', /^guest EDID: monitor "Virtual-1" serial \d+, 1024x768@60 preferred, no physical size \(about 96 dpi\)$/);
+  assert.equal(lines[1], `${lines[0] ?? ''} (already so: not rewritten)`);
+  const serial = Number(/serial (\d+)/.exec(lines[0] ?? '')?.[1]);
+  assert.deepEqual(g.guest.edid(), generateEdid({ modes: ['1024x768@60'], name: 'Virtual-1', serial }), 'the guest reads that monitor');
+});

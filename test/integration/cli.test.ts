@@ -151,7 +151,7 @@ describe('screenshot', () => {
   });
 });
 
-test('edid: generated, clamped and given EDIDs are written and read back; link; absurd input refused', () => {
+test('edid: generated, scaled and given EDIDs are written and read back; link; absurd input refused', () => {
   using mdev = createMdev('mbochs', 'mbochs-small');
   const readBack = (): { blob: Uint8Array; link: string } => {
     using display = openDisplay(mdev.uuid);
@@ -167,9 +167,9 @@ test('edid: generated, clamped and given EDIDs are written and read back; link; 
   assert.deepEqual(new Uint8Array(readFileSync(saved)), want);
   assert.deepEqual(readBack(), { blob: want, link: 'up' });
 
-  const clamped = cliOk(['edid', mdev.uuid, '--modes', '1024x768,640x480@75']);
-  assert.match(clamped, /^1024x768@60 is beyond the device's 800x600: clamped to it$/m);
-  assert.deepEqual(readBack().blob, generateEdid({ modes: [{ width: 800, height: 600, refresh: 60 }, '640x480@75'] }));
+  const scaled = cliOk(['edid', mdev.uuid, '--modes', '1280x720,640x480@75']);
+  assert.match(scaled, /^1280x720@60 is beyond the device's 800x600: scaled to 800x450$/m);
+  assert.deepEqual(readBack().blob, generateEdid({ modes: [{ width: 800, height: 450, refresh: 60 }, '640x480@75'] }));
 
   const given = generateEdid({ modes: ['640x480'], name: 'cli test' });
   writeFileSync(join(out, 'given.bin'), given);

@@ -5,8 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { BusyError, ClosedError, Display, InvalidArgumentError, NotFoundError, UnsupportedError, openDevice, openDisplay, uapi, type PlaneInfo } from 'vfio-display';
+import { BusyError, ClosedError, Display, InvalidArgumentError, KernelError, generateEdid, NotFoundError, UnsupportedError, openDevice, openDisplay, uapi, type PlaneInfo } from 'vfio-display';
 import { BochsGuest, openMbochsGuest, testPattern } from '../lib/bochs-guest.js';
+import { bytesThatFault } from '../lib/faulting-bytes.js';
 import { createMdev, requireRig, rigKernel } from '../lib/rig.js';
 
 const out = requireRig();
@@ -198,14 +199,20 @@ test('mdpy: a region plane whose pixels are what was written to the framebuffer'
   assert.ok(Buffer.from(display.framebuffer(plane).subarray(0, drawn.length)).equals(drawn));
 });
 
+/** The preferred (first detailed) timing's size, read as EDID 1.4 lays it out. */
+function preferredMode(blob: Uint8Array): string {
+  const at = (i: number): number => blob[54 + i] ?? 0;
+  return `${at(2) | ((at(4) >> 4) << 8)}x${at(5) | ((at(7) >> 4) << 8)}`;
+}
+
 describe('EDID (mbochs)', () => {
-  test('generated blob written, read back identical, link up, limits honoured, edid-decode agrees', () => {
+  test('generated blob written, read back identical, link up, limits honoured, edid-decode agrees', async () => {
     using mdev = createMdev('mbochs', 'mbochs-small');
     using display = openDisplay(mdev.uuid);
     const edid = display.edid;
     assert.ok(edid);
     assert.deepEqual(display.features.edid, { maxSize: 1024, maxXres: 800, maxYres: 600 });
-    const blob = display.setModes(['1920x1080@60', '640x480@60']);
+    const blob = await display.setModes(['1920x1080@60', '640x480@60'], { linkUpDelayMs: 0 });
     assert.deepEqual([...edid.read()], [...blob]);
     assert.equal(edid.linkState(), 'up');
     edid.setLinkState('down');
@@ -214,19 +221,75 @@ describe('EDID (mbochs)', () => {
     const file = join(out, 'mbochs-edid.bin');
     writeFileSync(file, blob);
     const decoded = execFileSync('edid-decode', ['--check', file], { encoding: 'utf8' });
-    assert.match(decoded, /DTD 1: +800x600 +59\.8\d+ Hz/, 'the preferred mode is clamped to 800x600 (CVT-RB: 59.84 Hz)');
+    assert.match(decoded, /DTD 1: +800x450 +59\.49\d+ Hz/, 'the preferred mode is scaled into 800x600 keeping 16:9 (CVT-RB: 59.49 Hz)');
     assert.match(decoded, /Display Product Name: 'vfio-display'/);
     assert.match(decoded, /EDID conformity: PASS/);
   });
 
-  test('bad blobs are refused before the device sees them', () => {
+  test('a blob write mbochs fails part way (EFAULT) leaves the guest the monitor it had, link up', async () => {
     using mdev = createMdev('mbochs', 'mbochs-small');
     using display = openDisplay(mdev.uuid);
-    assert.throws(() => display.edid?.write(new Uint8Array(100)), InvalidArgumentError);
-    assert.throws(() => display.edid?.write(new Uint8Array(128 * 9)), InvalidArgumentError);
-    assert.throws(() => display.setModes(['0x0']), InvalidArgumentError);
-    assert.throws(() => display.setModes(['100000x100000']), InvalidArgumentError);
-    assert.throws(() => display.setModes(['800x600@0']), InvalidArgumentError);
+    using guest = new BochsGuest(display.device);
+    const edid = display.edid;
+    assert.ok(edid);
+    const before = await display.setModes(['800x600']);
+    assert.deepEqual(guest.edid(), before);
+    // Two blocks: mbochs_write() copies 4 bytes at a time, so the first block goes in and the second faults.
+    const blob = bytesThatFault(128, 128);
+    blob.set(generateEdid({ modes: ['640x480'] }));
+    await assert.rejects(edid.update(blob), (err: unknown) => err instanceof KernelError && err.code === 'EFAULT');
+    assert.equal(edid.linkState(), 'up', 'the link is back up');
+    assert.deepEqual(guest.edid(), before, 'the guest reads its previous EDID, not half of the new one');
+    assert.deepEqual(edid.read(), before);
+  });
+
+  test('an update unplugs the guest\'s monitor for linkUpDelayMs (100 ms, as QEMU), then plugs it in with the new modes', async () => {
+    using mdev = createMdev('mbochs', 'mbochs-small');
+    using display = openDisplay(mdev.uuid);
+    using guest = new BochsGuest(display.device);
+    await display.setModes(['800x600'], { linkUpDelayMs: 0 });
+    // What the guest reads, sampled while the update runs: null while unplugged.
+    const seen: { ms: number; name: string }[] = [];
+    const start = performance.now();
+    const sample = (): void => {
+      const blob = guest.edid();
+      const name = blob === null ? 'unplugged' : preferredMode(blob);
+      if (seen.at(-1)?.name !== name) seen.push({ ms: performance.now() - start, name });
+    };
+    sample();
+    const sampler = setInterval(sample, 2);
+    const update = display.setModes(['1280x720@60', '640x480@60']);
+    // Once the update's first part has run (link down, blob, size), whatever the sampler's timer does on a busy machine.
+    setImmediate(sample);
+    const blob = await update;
+    clearInterval(sampler);
+    sample();
+    const unplugged = seen.find((s) => s.name === 'unplugged');
+    const plugged = seen.at(-1);
+    console.log(`# guest saw: ${seen.map((s) => `${s.name} at ${s.ms.toFixed(1)} ms`).join(', ')}`);
+    assert.deepEqual(seen.map((s) => s.name), ['800x600', 'unplugged', '800x450'], 'the old monitor, none, the new one');
+    // Node's timers may fire up to a millisecond early against performance.now().
+    assert.ok(unplugged && plugged && plugged.ms >= 99, `plugged in again ${plugged?.ms ?? 0} ms after the call, not before 100 ms`);
+    assert.deepEqual(guest.edid(), blob);
+    const file = join(out, 'mbochs-guest-edid.bin');
+    writeFileSync(file, guest.edid() ?? new Uint8Array(0));
+    const decoded = execFileSync('edid-decode', ['--check', file], { encoding: 'utf8' });
+    assert.match(decoded, /DTD 1: +800x450 /, 'the guest is offered the scaled 16:9 mode as preferred');
+    assert.match(decoded, /640x480 +\d+\.\d+ Hz/, 'and 640x480');
+  });
+
+  test('bad blobs are refused before the device sees them', async () => {
+    using mdev = createMdev('mbochs', 'mbochs-small');
+    using display = openDisplay(mdev.uuid);
+    const edid = display.edid;
+    assert.ok(edid);
+    const link = edid.linkState();
+    await assert.rejects(edid.update(new Uint8Array(100)), InvalidArgumentError);
+    await assert.rejects(edid.update(new Uint8Array(128 * 9)), InvalidArgumentError, 'more than mbochs takes (1 KiB)');
+    await assert.rejects(display.setModes(['0x0']), InvalidArgumentError);
+    await assert.rejects(display.setModes(['100000x100000']), InvalidArgumentError);
+    await assert.rejects(display.setModes(['800x600@0']), InvalidArgumentError);
+    assert.equal(edid.linkState(), link, 'refusals leave the link alone');
   });
 });
 

@@ -6,10 +6,12 @@
 // DeviceRemovedError and closes itself; directFlip takes the guest's
 // buffers off the host card on the way out.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
-import { BusyError, DeviceRemovedError, directFlip, openDevice, openDisplay, removeInstance, uapi, type Display } from 'vfio-display';
+import { BusyError, Display, DeviceRemovedError, directFlip, openDevice, openDisplay, openHandover, removeInstance, uapi } from 'vfio-display';
 import { BochsGuest } from '../lib/bochs-guest.js';
 import { createMdev, removeFromAnotherProcess, requireRig, rigKernel, type MdevHandle } from '../lib/rig.js';
 import { openFds, openVkms } from '../lib/vkms.js';
@@ -128,4 +130,36 @@ describe('hot-unplug of an open mdev', { timeout: 300_000 }, () => {
       anotherDeviceWorks();
     },
   );
+});
+
+describe('hot-unplug of a vGPU handed over to QEMU', { timeout: 300_000 }, () => {
+  test('the hand-over\'s device sees the removal: its display\'s stream ends with a DeviceRemovedError; the removal completes once QEMU and the hand-over let go', async () => {
+    const mdev = createMdev('mbochs', 'mbochs-small');
+    const handover = openHandover(mdev.uuid);
+    // -S: QEMU binds the vGPU as it creates the device, then waits without running a guest.
+    const idle = ['-machine', 'q35', '-accel', 'tcg', '-nodefaults', '-no-user-config', '-display', 'none', '-bios', 'qboot.rom', '-S'];
+    const qemu = spawn('qemu-system-x86_64', [...idle, ...handover.qemuArgs()], { stdio: handover.stdio('ignore', 'ignore', 'inherit') });
+    const exited = once(qemu, 'exit');
+    let remover: ReturnType<typeof removeFromAnotherProcess> | undefined;
+    try {
+      const device = await handover.waitBound({ child: qemu });
+      const display = new Display(device);
+      const changes = display.changes();
+      assert.ok(!(await changes.next()).done);
+      const ended = assert.rejects(changes.next(), isRemoved);
+      remover = removeFromAnotherProcess(mdev);
+      const noticed = await Promise.race([once(device.removal, 'abort').then(() => true), sleep(10_000).then(() => false)]);
+      assert.ok(noticed, 'the handed-over device learned of the removal within 10 s');
+      assert.ok(isRemoved(device.removal.reason));
+      await ended;
+      assert.equal(remover.finished(), false, 'QEMU still holds the vGPU');
+    } finally {
+      qemu.kill('SIGKILL');
+      await exited;
+      handover.close();
+      if (remover) await remover.done;
+      else mdev.remove();
+    }
+    assert.ok(!existsSync(mdev.sysfsPath), 'the mdev is gone');
+  });
 });

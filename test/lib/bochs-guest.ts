@@ -13,6 +13,8 @@ const BAR0 = 0;
 const BAR2 = 2;
 const DISPI = 0x500;
 export const DISPI_INDEX = { ID: 0, XRES: 1, YRES: 2, BPP: 3, ENABLE: 4, VIRT_WIDTH: 6, VIRT_HEIGHT: 7, X_OFFSET: 8, Y_OFFSET: 9 } as const;
+const EDID_BLOCK = 128;
+const EDID_HEADER = [0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00];
 const ENABLED_LFB = 0x41; // VBE_DISPI_ENABLED | VBE_DISPI_LFB_ENABLED
 /** How long a latch may take on a busy rig (it is due within 17 ms). */
 const LATCH_TIMEOUT_MS = 5000;
@@ -84,6 +86,19 @@ export class BochsGuest implements Disposable {
 
   setReg(index: number, value: number): void {
     this.#device.write(BAR2, DISPI + 2 * index, Uint8Array.of(value & 0xff, value >> 8));
+  }
+
+  /**
+   * The EDID as the guest's driver reads it: mbochs answers it at BAR2
+   * offset 0 (where bochs-drm reads it) while the link is up and zeros
+   * while it is down; null then, as for a monitor that is unplugged.
+   */
+  edid(): Uint8Array | null {
+    const base = this.#device.read(BAR2, 0, EDID_BLOCK);
+    if (!EDID_HEADER.every((b, i) => base[i] === b)) return null;
+    // mbochs 6.12 answers 1 KiB of blob: at most 8 blocks.
+    const blocks = Math.min(1 + (base[126] ?? 0), 8);
+    return blocks === 1 ? base : this.#device.read(BAR2, 0, blocks * EDID_BLOCK);
   }
 
   /** XRGB8888 mode with the visible origin at line `yOffset`; returns once the display shows it. */

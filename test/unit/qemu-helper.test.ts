@@ -34,7 +34,8 @@ test('bad usage: one line on stderr naming the problem, exit status 2', () => {
     [['--mdev', UUID, '--qemu', ''], /--qemu must name a program/],
     [['--mdev', UUID, '--flip', '/etc/passwd'], /--flip takes a DRM card node such as \/dev\/dri\/card0/],
     [['--mdev', UUID, '--flip', '/dev/dri/card0', '--fit', 'zoom'], /--fit is auto, modeset, center, scale or stretch/],
-    [['--mdev', UUID, '--connector', 'HDMI-A-1'], /--connector and --fit go with --flip/],
+    [['--mdev', UUID, '--connector', 'HDMI-A-1'], /--connector, --fit and --fit-edid go with --flip/],
+    [['--mdev', UUID, '--fit-edid'], /--connector, --fit and --fit-edid go with --flip/],
     [['--mdev', UUID, '--screenshot', ''], /--screenshot takes a directory/],
   ];
   for (const [args, message] of cases) {

@@ -17,7 +17,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { Display, FrameConverter, HandoverError, directFlip, encodePng, modifierName, openCard, openHandover, type Card, type ChangeSource, type PlaneInfo } from 'vfio-display';
+import { Display, FrameConverter, HandoverError, directFlip, encodePng, fitGuestToConnector, modifierName, openCard, openHandover, type Card, type ChangeSource, type PlaneInfo } from 'vfio-display';
 import { z } from 'zod';
 
 const USAGE = `usage: qemu-helper --mdev <uuid> [options] -- <QEMU arguments>
@@ -34,6 +34,9 @@ vGPU's display until QEMU exits.
                        console, not under a compositor)
   --connector ID|NAME  with --flip: the output (default: the first connected one)
   --fit HOW            with --flip: auto (default), modeset, center, scale, stretch
+  --fit-edid           with --flip: give the guest that output's preferred mode,
+                       refresh and size as its monitor (EDID), so it renders at
+                       the native size; not rewritten where it has it already
   --screenshot DIR     write the guest's screen to DIR/screen.png once a second
   --stats              print the display's changes: event or timer mode,
                        plane geometry as it changes, changes (or flips) per
@@ -62,10 +65,11 @@ const optionsSchema = z.strictObject({
   flip: z.string().regex(/^\/dev\/dri\/card\d+$/, '--flip takes a DRM card node such as /dev/dri/card0').optional(),
   connector: z.union([z.coerce.number().int().positive(), z.string().min(1)]).optional(),
   fit: z.enum(['auto', 'modeset', 'center', 'scale', 'stretch'], { error: '--fit is auto, modeset, center, scale or stretch' }).default('auto'),
+  fitEdid: z.boolean().default(false),
   screenshot: z.string().min(1, '--screenshot takes a directory').optional(),
   bindTimeout: z.coerce.number({ error: '--bind-timeout must be a number of seconds' }).positive('--bind-timeout must be positive').max(3600, '--bind-timeout is at most 3600 s').default(60),
   qemuArgs: z.array(z.string()),
-}).refine((o) => o.flip !== undefined || (o.connector === undefined && o.fit === 'auto'), '--connector and --fit go with --flip');
+}).refine((o) => o.flip !== undefined || (o.connector === undefined && o.fit === 'auto' && !o.fitEdid), '--connector, --fit and --fit-edid go with --flip');
 
 type HelperOptions = z.infer<typeof optionsSchema>;
 
@@ -86,6 +90,7 @@ function parseOptions(argv: readonly string[]): HelperOptions | 'help' {
         flip: { type: 'string' },
         connector: { type: 'string' },
         fit: { type: 'string' },
+        'fit-edid': { type: 'boolean' },
         screenshot: { type: 'string' },
         'bind-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -105,6 +110,7 @@ function parseOptions(argv: readonly string[]): HelperOptions | 'help' {
     flip: values.flip,
     connector: values.connector !== undefined && /^\d+$/.test(values.connector) ? Number(values.connector) : values.connector,
     fit: values.fit,
+    fitEdid: values['fit-edid'],
     screenshot: values.screenshot,
     bindTimeout: values['bind-timeout'],
     qemuArgs: split < 0 ? [] : argv.slice(split + 1),
@@ -251,6 +257,7 @@ interface ServeOptions {
   readonly flip?: string | undefined;
   readonly connector?: number | string | undefined;
   readonly fit: 'auto' | 'modeset' | 'center' | 'scale' | 'stretch';
+  readonly fitEdid: boolean;
   readonly screenshot?: string | undefined;
 }
 
@@ -274,6 +281,10 @@ async function serveDisplay(display: Display, options: ServeOptions, signal: Abo
       const flip = directFlip(display, card, { signal, fit: options.fit, connectorId: connectorId(card, options.connector) });
       const o = flip.output;
       note(`direct flip onto ${card.path} (${card.driver.name}): ${o.connectorName}, CRTC ${o.crtcId}, plane ${o.planeId}, ${flip.stats.flipper === 'kernel' ? 'each guest flip committed by the kernel (a lease of the CRTC and plane)' : 'each guest flip committed by this helper'}`);
+      if (options.fitEdid) {
+        const fit = await fitGuestToConnector(display, card, o.connectorId);
+        note(`guest monitor "${fit.name}" serial ${fit.serial}: ${fit.mode.width}x${fit.mode.height}@${fit.mode.refresh}${fit.written ? '' : ' (it had it already)'}`);
+      }
       let stats: Stats | undefined;
       try {
         for await (const frame of flip) {

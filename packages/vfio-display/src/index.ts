@@ -22,9 +22,9 @@ export type { ChangeSource, ChangeStream, ChangesOptions, DisplayChange, EventCo
 export { displayChangeSchema, planeInfoSchema, type DisplayChangeJson, type JsonCodec, type Jsonified, type PlaneInfoJson } from './display/json.js';
 export { planesReportSchema, watchLineSchema, type PlanesReport, type PlanesReportJson, type WatchLine, type WatchLineJson } from './cli/schemas.js';
 export { BorrowedDmabuf, Dmabuf, DmabufMapping, type CpuAccess, type DmabufPlane } from './display/dmabuf.js';
-export { EdidRegion, type EdidLimits, type LinkState } from './display/edid.js';
+export { EdidRegion, type EdidLimits, type EdidUpdateOptions, type LinkState } from './display/edid.js';
 export { KernelFlip, type AssignedPlacement, type KernelFlipPlacement, type KernelFlipState, type KernelFlipStatus } from './display/kernel-flip.js';
-export { cvtReducedBlanking, generateEdid, parseMode, type DetailedTiming, type DisplayMode, type EdidOptions } from './display/edid-generator.js';
+export { cvtReducedBlanking, fitModes, generateEdid, parseMode, type DetailedTiming, type DisplayMode, type EdidOptions, type ModeLimits } from './display/edid-generator.js';
 export type { DrmFbPlane, PlaneInfo, PlaneMode, PlaneType, QueryMode } from './display/plane.js';
 export type { RegionPlane } from './display/region.js';
 export { VfioDevice, RegionMapping, type DeviceInfo, type FeatureOp, type IrqAction, type IrqInfo, type OpenedVia, type RegionInfo, type SetIrqsRequest } from './device/device.js';
@@ -87,6 +87,7 @@ export {
   type HandoverFailure,
 } from './errors.js';
 export { DirectFlip, directFlip, type DirectFlipOptions, type DirectFlipStats, type FlipFrame } from './flip/direct-flip.js';
+export { fitGuestToConnector, type FitEdidOptions, type FittedEdid } from './flip/fit-edid.js';
 export { LatencyHistogram, type LatencySummary } from './flip/latency.js';
 export { isUnscaled, placeCursor, placePlane, type Fit, type GuestCursor, type GuestGeometry, type Placement, type Size } from './flip/placement.js';
 export { canConvert, FrameConverter, toRgba, type ConvertOptions, type Frame, type RgbaImage } from './image/convert.js';

@@ -1,12 +1,12 @@
 // vfio-display edid <dev>: the EDID the guest sees. Without options it shows
-// it; --mode/--modes write one generated for those modes (clamped to the
+// it; --mode/--modes write one generated for those modes (scaled into the
 // device's limits), --file writes a blob as it is, and each write is read
 // back from the region and compared; --link takes the virtual cable out or
 // puts it back.
 import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import type { Display } from '../display/display.js';
 import { EDID_BLOCK, EDID_MAX_BLOCKS, type EdidRegion, type LinkState } from '../display/edid.js';
-import { parseMode } from '../display/edid-generator.js';
+import { fitModes, parseMode } from '../display/edid-generator.js';
 import { InvalidArgumentError, KernelError, UnsupportedError } from '../errors.js';
 import { DEV_HELP, type Command } from './args.js';
 import { devSchema, openDisplayOf, type DevArg } from './device.js';
@@ -105,7 +105,7 @@ export const edid: Command<EdidArgs> = {
     output: { type: 'string', short: 'o', value: 'FILE', help: 'also save the EDID (after any write) to FILE' },
   },
   notes: [
-    'A write takes the link down, writes the blob and its size, brings the link up (one hot-plug for the guest), then reads the blob back from the region and fails (status 1) if it differs. Modes must lie within 64-4095 pixels and 24-240 Hz; larger than the device allows, they are clamped to its limit, and the output says so.',
+    'A write takes the link down, writes the blob and its size, brings the link up 100 ms later as QEMU does (the guest sees an unplug, then a plug), then reads the blob back from the region and fails (status 1) if it differs. Modes must lie within 64-4095 pixels and 24-240 Hz; larger than the device allows, they are scaled into its limit keeping their aspect ratio (duplicates dropped), and the output says so.',
   ],
   schema: (z) =>
     z
@@ -118,7 +118,7 @@ export const edid: Command<EdidArgs> = {
         output: z.string().optional(),
       })
       .refine((a) => [a.mode, a.modes, a.file, a.link].filter((x) => x !== undefined).length <= 1, { message: 'give at most one of --mode, --modes, --file and --link', path: ['mode'] }),
-  run({ dev, mode, modes, file, link, output }, io) {
+  async run({ dev, mode, modes, file, link, output }, io) {
     using display = openDisplayOf(dev);
     const region = edidOf(display);
     const limits = display.features.edid;
@@ -130,16 +130,16 @@ export const edid: Command<EdidArgs> = {
     let blob: Uint8Array | undefined;
     if (file !== undefined) {
       blob = checkEdid(readEdidFile(file), file);
-      region.write(blob);
+      await region.update(blob);
     } else if (mode !== undefined || modes !== undefined) {
       const list = mode !== undefined ? [mode] : (modes ?? '').split(',').map((m) => m.trim());
       for (const m of list.map(parseMode)) {
-        const { maxXres, maxYres } = limits ?? { maxXres: null, maxYres: null };
-        if ((maxXres !== null && m.width > maxXres) || (maxYres !== null && m.height > maxYres)) {
-          println(io.stdout, `${m.width}x${m.height}@${m.refresh} is beyond the device's ${maxXres ?? 'any'}x${maxYres ?? 'any'}: clamped to it`);
+        const [fitted] = fitModes([m], limits ?? { maxXres: null, maxYres: null });
+        if (fitted && (fitted.width !== m.width || fitted.height !== m.height)) {
+          println(io.stdout, `${m.width}x${m.height}@${m.refresh} is beyond the device's ${limits?.maxXres ?? 'any'}x${limits?.maxYres ?? 'any'}: scaled to ${fitted.width}x${fitted.height}`);
         }
       }
-      blob = display.setModes(list);
+      blob = await display.setModes(list);
     }
     const current = blob === undefined ? region.read() : readBack(region, blob);
     if (output !== undefined) writeFileSync(output, current);

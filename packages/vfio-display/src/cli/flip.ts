@@ -4,6 +4,7 @@
 // process. Ctrl-C (or --duration) ends it: the host planes are turned off,
 // status 0.
 import { NotFoundError } from '../errors.js';
+import { fitGuestToConnector, type FittedEdid } from '../flip/fit-edid.js';
 import { directFlip, type DirectFlipOptions, type DirectFlipStats, type FlipFrame } from '../flip/direct-flip.js';
 import type { Card } from '../kms/card.js';
 import { modifierName } from '../uapi/drm_fourcc.js';
@@ -26,6 +27,7 @@ interface FlipArgs {
   interval?: number | undefined;
   duration?: number | undefined;
   kernel?: 'auto' | 'yes' | 'no' | undefined;
+  fitEdid?: boolean | undefined;
 }
 
 /** A connector given by id or by name (e.g. "HDMI-A-1", "Virtual-1"). */
@@ -53,6 +55,13 @@ export function placementText(frame: FlipFrame): string {
   return `guest ${g.width}x${g.height} ${g.fourcc} ${modifierName(g.modifier)} shown at ${p.crtc.x},${p.crtc.y} ${p.crtc.width}x${p.crtc.height}`;
 }
 
+/** What --fit-edid gave the guest, in words. */
+export function fitText(fit: FittedEdid): string {
+  const { mode, sizeMm } = fit;
+  const size = sizeMm ? `${sizeMm.width}x${sizeMm.height} mm` : 'no physical size (about 96 dpi)';
+  return `guest EDID: monitor "${fit.name}" serial ${fit.serial}, ${mode.width}x${mode.height}@${mode.refresh} preferred, ${size}${fit.written ? '' : ' (already so: not rewritten)'}`;
+}
+
 export const flip: Command<FlipArgs> = {
   name: 'flip',
   summary: "show the guest's display on a host display, zero-copy, flip for flip, with live stats",
@@ -72,6 +81,7 @@ export const flip: Command<FlipArgs> = {
     ...SOURCE_OPTIONS,
     kernel: { type: 'string', value: 'auto|yes|no', help: 'who commits each guest flip: the kernel, with no wake-up of this process (kernel-patches: direct flips to a DRM lease), or this process (auto: the kernel where it can)' },
     duration: { type: 'string', value: 'S', help: 'stop after S seconds (default: run until Ctrl-C)' },
+    'fit-edid': { type: 'boolean', help: "give the guest the host monitor's preferred mode, refresh and size as its EDID, so it renders at the native size (no write where it has it already)" },
   },
   notes: [
     'Dma-buf planes (mbochs, GVT-g) need a host card that imports dma-bufs; the guest buffers are imported once each and never copied. Region planes (mdpy) are polled and copied into two host buffers, one copy per change. The status line shows frames shown, guest frames dropped (newest wins), modesets, imports (or copies) and the latency from a change to its flip.',
@@ -90,6 +100,7 @@ export const flip: Command<FlipArgs> = {
       ...sourceSchema(z),
       duration: intWord(z, 1, 31_536_000).optional(),
       kernel: z.enum(['auto', 'yes', 'no']).optional(),
+      fitEdid: z.boolean().optional(),
     });
   },
   async run(args, io) {
@@ -114,6 +125,7 @@ export const flip: Command<FlipArgs> = {
     const cursor = o.cursorPlaneId === null || byKernel ? '' : `, cursor plane ${o.cursorPlaneId}`;
     println(io.stdout, `flipping ${devName(dev)} onto ${card.path} (${card.driver.name}): connector ${o.connectorName}, CRTC ${o.crtcId}, plane ${o.planeId}${cursor}`);
     if (byKernel) println(io.stdout, 'kernel flips: the CRTC and plane are leased to the vGPU, and the kernel commits each guest flip');
+    if (args.fitEdid) println(io.stdout, fitText(await fitGuestToConnector(display, card, o.connectorId)));
     const status = new StatusLine(io.stdout);
     const rate = new RateMeter();
     let shown = 0;

@@ -84,7 +84,10 @@ export function handoverCdev(instance: MdevInstance, hasIommu: boolean): string 
  * the kept device fd (wrap it in a Display for the planes). The hand-over
  * owns both fds (close-on-exec, like every fd the library opens; spawn()
  * clears the flag on the copies it places in the child). Closing it ends
- * the view; QEMU keeps its copies.
+ * the view; QEMU keeps its copies. When the vGPU is removed, the view's
+ * `removal` aborts (a Display on it ends its streams with a
+ * DeviceRemovedError); the removal completes once QEMU has exited and the
+ * hand-over is closed.
  */
 export class DeviceHandover implements Disposable {
   readonly #iommufd: OwnedFd;
@@ -105,7 +108,8 @@ export class DeviceHandover implements Disposable {
     this.cdev = cdev;
     this.#iommufd = iommufd;
     this.#device = device;
-    this.#view = new VfioDevice(device, [], instance.uuid, 'shared');
+    // The cdev too, so the view learns of the vGPU's removal as an opened device does.
+    this.#view = new VfioDevice(device, [], instance.uuid, 'shared', cdev);
   }
 
   /** The kept /dev/iommu fd (owned by the hand-over). */

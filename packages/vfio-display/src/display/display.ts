@@ -10,8 +10,8 @@ import * as v from '../uapi/vfio.js';
 import { abortSignal, lazySchema, parse } from '../validate.js';
 import { pollChanges, type ChangesOptions, type ChangeSource, type ChangeStream, type DisplayChange } from './changes.js';
 import { DmabufCache, exportDmabuf, type BorrowedDmabuf, type Dmabuf, type DmabufPlane } from './dmabuf.js';
-import { EdidRegion, type EdidLimits } from './edid.js';
-import { generateEdid, parseMode, type DisplayMode, type EdidOptions } from './edid-generator.js';
+import { EdidRegion, type EdidLimits, type EdidUpdateOptions } from './edid.js';
+import { fitModes, generateEdid, type DisplayMode, type EdidOptions } from './edid-generator.js';
 import { PlaneQuery, checkPlaneType, type DrmFbPlane, type PlaneInfo, type PlaneMode, type PlaneType } from './plane.js';
 import { KernelFlip, type KernelFlipPlacement } from './kernel-flip.js';
 import { RegionFramebuffer, type RegionPlane } from './region.js';
@@ -211,16 +211,16 @@ export class Display implements Disposable {
   }
 
   /**
-   * Generates an EDID for `modes` (preferred first), each clamped to the
-   * device's limits, and writes it (link down, blob, link up). Returns the blob.
+   * Generates an EDID for `modes` (preferred first), scaled into the
+   * device's limits (fitModes), and writes it: link down, blob, link up
+   * after linkUpDelayMs (EdidRegion.update). Resolves with the blob.
    */
-  setModes(modes: readonly (DisplayMode | string)[], options: Omit<EdidOptions, 'modes'> = {}): Uint8Array {
+  async setModes(modes: readonly (DisplayMode | string)[], options: Omit<EdidOptions, 'modes'> & EdidUpdateOptions = {}): Promise<Uint8Array> {
     const edid = this.#edid;
     if (!edid) throw new UnsupportedError(`${this.device.name} has no EDID region`, { code: 'ERR_VFIO_NO_EDID' });
-    const { maxXres, maxYres } = edid.limits();
-    const clamped = modes.map(parseMode).map((m) => ({ ...m, width: Math.min(m.width, maxXres ?? m.width), height: Math.min(m.height, maxYres ?? m.height) }));
-    const blob = generateEdid({ ...options, modes: clamped });
-    edid.write(blob);
+    const { linkUpDelayMs, ...edidOptions } = options;
+    const blob = generateEdid({ ...edidOptions, modes: fitModes(modes, edid.limits()) });
+    await edid.update(blob, { linkUpDelayMs });
     return blob;
   }
 

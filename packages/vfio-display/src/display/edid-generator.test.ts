@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidArgumentError } from '../errors.js';
-import { cvtReducedBlanking, generateEdid, parseMode } from './edid-generator.js';
+import { cvtReducedBlanking, fitModes, generateEdid, parseMode } from './edid-generator.js';
 
 /** Reads a detailed timing descriptor the way the EDID 1.4 spec lays it out. */
 function readDtd(b: Uint8Array, at: number): Record<string, number> {
@@ -75,4 +75,17 @@ test('bad options are typed errors', () => {
   assert.throws(() => generateEdid({ modes: ['800x600'], manufacturer: 'vf' }), InvalidArgumentError);
   const many = ['1920x1080', '1366x768', '1360x765', '1000x700'];
   assert.throws(() => generateEdid({ modes: many }), /too many modes/);
+});
+
+test('fitModes: a mode beyond the limits is scaled into them keeping its aspect ratio; the duplicates this makes are dropped, order kept', () => {
+  const m = (width: number, height: number, refresh = 60): { width: number; height: number; refresh: number } => ({ width, height, refresh });
+  assert.deepEqual(fitModes(['1920x1080@60', '1600x1200', '800x600', '1024x768@60', '640x480', '640x480@75'], { maxXres: 800, maxYres: 600 }), [
+    m(800, 450),
+    m(800, 600),
+    m(640, 480),
+    m(640, 480, 75),
+  ]);
+  // Bound by the height, portrait: the width goes down to a multiple of 8 (a detailed timing's CVT width), the height follows it.
+  assert.deepEqual(fitModes(['1080x1920'], { maxXres: 1920, maxYres: 1080 }), [m(600, 1067)]);
+  assert.deepEqual(fitModes(['4000x3000', '4000x3000'], { maxXres: null, maxYres: null }), [m(4000, 3000)], 'no limits: duplicates still dropped');
 });

@@ -61,6 +61,30 @@ export function parseMode(mode: DisplayMode | string): DisplayMode {
   return { width, height, refresh };
 }
 
+/** The largest mode a device can show, per axis; null where it sets no limit. */
+export interface ModeLimits {
+  readonly maxXres: number | null;
+  readonly maxYres: number | null;
+}
+
+/**
+ * The modes scaled into `limits` keeping their aspect ratio (a guest shown a
+ * 1920x1080 monitor on an 800x600 device gets 800x450, not a stretched
+ * 800x600): the width goes down to a multiple of 8, as a detailed timing's
+ * CVT width does, and the height follows it. Modes that come out equal to
+ * an earlier one are dropped; the order, preferred first, is kept.
+ */
+export function fitModes(modes: readonly (DisplayMode | string)[], limits: ModeLimits): DisplayMode[] {
+  const fitted: DisplayMode[] = [];
+  for (const mode of modes.map(parseMode)) {
+    const scale = Math.min(1, (limits.maxXres ?? Infinity) / mode.width, (limits.maxYres ?? Infinity) / mode.height);
+    const width = scale < 1 ? Math.floor((mode.width * scale) / 8) * 8 : mode.width;
+    const height = scale < 1 ? Math.round((width * mode.height) / mode.width) : mode.height;
+    if (!fitted.some((m) => m.width === width && m.height === height && m.refresh === mode.refresh)) fitted.push({ width, height, refresh: mode.refresh });
+  }
+  return fitted;
+}
+
 /** VESA CVT 1.2 reduced blanking (v1) timing for a mode; width is rounded down to 8 pixels. */
 export function cvtReducedBlanking(mode: DisplayMode): DetailedTiming {
   const H_BLANK = 160;

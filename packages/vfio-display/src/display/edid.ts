@@ -1,11 +1,14 @@
 // The EDID region (VFIO_REGION_SUBTYPE_GFX_EDID): its registers are read and
 // written with 4-byte pread/pwrite (GVT-g accepts nothing else), the blob at
 // edid_offset. An update takes the link down, writes blob and size, and
-// brings the link up, so the guest sees one hot-plug with the new EDID.
+// brings the link up a moment later, as QEMU does, so the guest sees the
+// monitor unplugged and then plugged with the new EDID.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RegionInfo, VfioDevice } from '../device/device.js';
 import { InvalidArgumentError } from '../errors.js';
 import { viewOf } from '../uapi/codec.js';
 import * as v from '../uapi/vfio.js';
+import { lazySchema, parse } from '../validate.js';
 
 const R = v.vfio_region_gfx_edid.fields;
 export const EDID_BLOCK = 128;
@@ -22,9 +25,22 @@ export interface EdidLimits {
 
 export type LinkState = 'up' | 'down';
 
+export interface EdidUpdateOptions {
+  /**
+   * How long the link stays down before it comes up with the new EDID;
+   * default 100 ms, QEMU's (hw/vfio/display.c raises it on a timer), so
+   * that the guest sees an unplug and then a plug. 0: at once.
+   */
+  readonly linkUpDelayMs?: number | undefined;
+}
+
+const updateOptions = lazySchema((z) => z.strictObject({ linkUpDelayMs: z.number().min(0).max(10_000).optional() }));
+
 export class EdidRegion {
   readonly #device: VfioDevice;
   readonly #region: RegionInfo;
+  /** The update under way: the next waits for it, so that one link cycle never cuts into another. */
+  #updating: Promise<unknown> = Promise.resolve();
 
   constructor(device: VfioDevice, region: RegionInfo) {
     this.#device = device;
@@ -66,21 +82,53 @@ export class EdidRegion {
     return this.#device.read(this.#region.index, this.#get(R.edid_offset.offset), size);
   }
 
+  /** Blob, then size: the guest reads edid_size bytes, so the size goes last. */
+  #put(blob: Uint8Array): void {
+    if (blob.length > 0) this.#device.write(this.#region.index, this.#get(R.edid_offset.offset), blob);
+    this.#set(R.edid_size.offset, blob.length);
+  }
+
   /**
-   * Link down, blob and size, link up. The blob must be whole 128-byte
-   * blocks within maxSize; one no EDID can be is refused before the device
-   * is asked anything.
+   * Link down, blob and size, and after linkUpDelayMs the link up: the
+   * guest's monitor is plugged in with the new EDID (also where the link was
+   * down). The blob must be whole 128-byte blocks within maxSize; one no
+   * EDID can be is refused before the device is asked anything. Where the
+   * device refuses the blob, the previous one is put back and the link
+   * returns to the state it had; where even that fails the link stays down
+   * rather than show the guest a half-written EDID. Updates run one at a time.
    */
-  write(blob: Uint8Array): void {
+  async update(blob: Uint8Array, options: EdidUpdateOptions = {}): Promise<void> {
     if (!(blob instanceof Uint8Array) || blob.length === 0 || blob.length % EDID_BLOCK !== 0 || blob.length > EDID_BLOCK * EDID_MAX_BLOCKS) {
       const what = blob instanceof Uint8Array ? `${blob.length} bytes` : typeof blob;
       throw new InvalidArgumentError(`an EDID is 1 to ${EDID_MAX_BLOCKS} blocks of ${EDID_BLOCK} bytes, not ${what}`);
     }
+    const { linkUpDelayMs = 100 } = parse(updateOptions, options, 'EDID update options');
+    const run = this.#updating.then(() => this.#update(blob, linkUpDelayMs));
+    this.#updating = run.catch(() => undefined);
+    return run;
+  }
+
+  async #update(blob: Uint8Array, linkUpDelayMs: number): Promise<void> {
     const { maxSize } = this.limits();
     if (blob.length > maxSize) throw new InvalidArgumentError(`${this.#device.name} takes an EDID of at most ${maxSize} bytes, not ${blob.length} bytes`);
+    let link = this.linkState();
+    const previous = this.read();
     this.setLinkState('down');
-    this.#device.write(this.#region.index, this.#get(R.edid_offset.offset), blob);
-    this.#set(R.edid_size.offset, blob.length);
-    this.setLinkState('up');
+    try {
+      try {
+        this.#put(blob);
+      } catch (err) {
+        try {
+          this.#put(previous);
+        } catch {
+          link = 'down';
+        }
+        throw err;
+      }
+      link = 'up';
+      if (linkUpDelayMs > 0) await sleep(linkUpDelayMs);
+    } finally {
+      this.setLinkState(link);
+    }
   }
 }
