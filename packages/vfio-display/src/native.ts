@@ -1,15 +1,8 @@
-// The addon's surface, typed. Internal: nothing here is re-exported.
+// The addon's surface, typed. Internal: only sys.ts (and the addon's own
+// tests) import it; its errors are shaped as errors.ts NativeSystemError.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { VfioDisplayError } from './errors.js';
-
-/** The shape of errors the addon throws (like Node's SystemError). */
-export interface NativeSystemError extends Error {
-  code: string;
-  /** Negative, as in Node: -22 for EINVAL. */
-  errno: number;
-  syscall: string;
-}
 
 export interface NativeAddon {
   /**

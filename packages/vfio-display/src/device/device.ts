@@ -1,10 +1,9 @@
 // An open VFIO device: info, regions (with capabilities), IRQs, region
 // read/write/mmap, reset. Opening lives in open.ts.
-import { ClosedError, InvalidArgumentError, MalformedReplyError, UnsupportedError, fromSystemError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, MalformedReplyError, UnsupportedError } from '../errors.js';
 import type { EventFd } from '../eventfd.js';
 import type { OwnedFd } from '../fd.js';
-import { native } from '../native.js';
-import { ioctl, pread, pwrite } from '../sys.js';
+import { ioctl, mmapShared, munmap, pread, pwrite } from '../sys.js';
 import { decode, encode, viewOf } from '../uapi/codec.js';
 import * as v from '../uapi/vfio.js';
 import { decodeDeviceCapabilities, decodeRegionCapabilities, irqCapabilities, safeNumber, type DeviceCapability, type IrqCapability, type RegionCapability } from './caps.js';
@@ -93,7 +92,7 @@ export class RegionMapping implements Disposable {
   }
 
   unmap(): void {
-    native.munmap(this.#buffer);
+    munmap(this.#buffer, `unmap region ${this.regionIndex} at ${this.offset}`);
     this.#onUnmap(this);
   }
 
@@ -112,9 +111,6 @@ const ACTIONS: Record<IrqAction, number> = {
   unmask: v.VFIO_IRQ_SET_ACTION_UNMASK,
 };
 
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
 /** Largest argsz a driver may ask for region info (capability chains are small). */
 const MAX_ARGSZ = 1 << 16;
 /** Indexes probed by regions(): num_regions is not an upper bound (mdpy's display region is 16). */
@@ -319,14 +315,10 @@ export class VfioDevice implements Disposable {
     if (sparse && !sparse.areas.some((a) => offset >= a.offset && offset + length <= a.offset + a.size)) {
       throw new InvalidArgumentError(`mmap of region ${index}: ${length} bytes at ${offset} are not inside one of its sparse mmap areas`);
     }
-    try {
-      const buffer = native.mmap(this.fd, length, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, region.offset + offset);
-      const mapping = new RegionMapping(buffer, index, offset, (m) => this.#mappings.delete(m));
-      this.#mappings.add(mapping);
-      return mapping;
-    } catch (err) {
-      throw fromSystemError(err, `mmap region ${index} of ${this.name}`);
-    }
+    const buffer = mmapShared(this.fd, length, region.offset + offset, writable, `mmap region ${index} of ${this.name}`);
+    const mapping = new RegionMapping(buffer, index, offset, (m) => this.#mappings.delete(m));
+    this.#mappings.add(mapping);
+    return mapping;
   }
 
   /** An IRQ index's info, with what the device's capabilities say of it. */

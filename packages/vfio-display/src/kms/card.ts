@@ -3,8 +3,7 @@
 // owns, and commits with their completion events.
 import { constants, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { fromSystemError, InvalidArgumentError, NotFoundError, PermissionError, UnsupportedError, VfioDisplayError } from '../errors.js';
-import type { PointerPatch } from '../native.js';
-import { dupCloexec, setNonBlocking } from '../sys.js';
+import { dupCloexec, setNonBlocking, type PointerPatch } from '../sys.js';
 import { decode, encode, readField, viewOf } from '../uapi/codec.js';
 import * as d from '../uapi/drm.js';
 import { AtomicRequest, atomicIoctl, fromFixed16, type PlaneUpdate, type Rect } from './atomic.js';

@@ -3,8 +3,7 @@
 // blobs, fences), closed with it.
 import { ClosedError, fromSystemError, VfioDisplayError } from '../errors.js';
 import { OwnedFd } from '../fd.js';
-import type { PointerPatch } from '../native.js';
-import { ioctl } from '../sys.js';
+import { ioctl, type PointerPatch } from '../sys.js';
 
 /** Something the file owns: released by close() (idempotent). */
 export interface Resource {
