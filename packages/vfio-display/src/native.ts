@@ -26,8 +26,10 @@ export interface NativeAddon {
    * Calls back once on this thread's loop: result >= 0 is the uv_poll event
    * mask (1 readable, 4 disconnect), else -ETIMEDOUT, -ECANCELED or -errno.
    * timeoutMs < 0 waits without limit; keepAlive false does not hold the loop.
+   * restoreFlags >= 0: F_SETFL to it when the wait ends (uv_poll_init sets
+   * O_NONBLOCK), before the callback and also at environment teardown.
    */
-  waitReadable(fd: number, timeoutMs: number, keepAlive: boolean, callback: (result: number) => void): WaitHandle;
+  waitReadable(fd: number, timeoutMs: number, keepAlive: boolean, restoreFlags: number, callback: (result: number) => void): WaitHandle;
   /** A pending wait calls back now with -ECANCELED. */
   cancelWait(handle: WaitHandle): void;
 }

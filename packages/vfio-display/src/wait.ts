@@ -21,6 +21,14 @@ export interface WaitOptions {
 /** 'readable' also covers hang-up and error conditions: the next read tells which. */
 export type WaitResult = 'readable' | 'disconnected' | 'timeout';
 
+/**
+ * Resolves when `fd` is readable (or hung up), on this thread's event loop.
+ * The fd is borrowed: keep it open until the promise settles. libuv makes a
+ * polled file non-blocking; a file that was blocking is blocking again when
+ * the wait ends (its F_GETFL flags as they were), so the caller and anyone
+ * sharing the open file (a terminal, a parent process) never see EAGAIN from
+ * it. An fd that is not a non-negative integer is an InvalidArgumentError.
+ */
 export function waitReadable(fd: number, options: WaitOptions = {}): Promise<WaitResult> {
   const { timeoutMs = -1, signal, keepAlive = false } = options;
   if (signal?.aborted) return Promise.reject(abortReason(signal));
