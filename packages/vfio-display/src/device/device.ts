@@ -351,7 +351,6 @@ export class VfioDevice implements Disposable {
   setIrqs(request: SetIrqsRequest): void {
     const { index, start = 0, action, data } = request;
     checkIndex(index, 'IRQ');
-    this.#ready();
     checkIndex(start, 'IRQ start');
     let flags = ACTIONS[action];
     let payload: Uint8Array;
@@ -363,8 +362,9 @@ export class VfioDevice implements Disposable {
       payload = Uint8Array.from(data, (b) => (b ? 1 : 0));
     } else {
       flags |= v.VFIO_IRQ_SET_DATA_EVENTFD;
-      payload = new Uint8Array(new Int32Array(data.map((d) => (typeof d === 'number' ? d : (d).fd))).buffer);
+      payload = new Uint8Array(new Int32Array(data.map(eventfdNumber)).buffer);
     }
+    this.#ready();
     const count = data === 'none' ? (request.count ?? 1) : data.length;
     checkIndex(count, 'IRQ count');
     const argsz = v.vfio_irq_set.size + payload.length;
@@ -385,6 +385,17 @@ export class VfioDevice implements Disposable {
     this.ioctl(v.VFIO_DEVICE_FEATURE, bytes, 'VFIO_DEVICE_FEATURE', what);
     if (op === 'get') data.set(bytes.subarray(v.vfio_device_feature.size));
   }
+}
+
+/**
+ * One entry of an EVENTFD SET_IRQS payload: an EventFd's fd, or a number
+ * (-1 unassigns). A boolean here (mixed with eventfds) used to become fd 0.
+ */
+function eventfdNumber(entry: EventFd | number | boolean): number {
+  if (typeof entry === 'boolean') throw new InvalidArgumentError('SET_IRQS data is either all booleans or all eventfds (or -1), not a mix');
+  const fd = typeof entry === 'number' ? entry : entry.fd;
+  if (!Number.isInteger(fd) || fd < -1 || fd > 0x7fffffff) throw new InvalidArgumentError(`SET_IRQS data: ${String(fd)} is not an eventfd (an fd, or -1 to unassign)`);
+  return fd;
 }
 
 /**
