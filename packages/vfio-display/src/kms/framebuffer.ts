@@ -118,7 +118,7 @@ export function importDmabuf(file: DrmFile, caps: FramebufferCaps, dmabufFd: num
   try {
     return addFramebuffer(file, caps, handle, layout);
   } finally {
-    if (!file.heldHandles.has(handle)) closeGemHandle(file, handle);
+    if (!file.holdsHandle(handle)) closeGemHandle(file, handle);
   }
 }
 
@@ -188,7 +188,7 @@ export class DumbBuffer extends FileResource {
   }
 
   protected destroy(fileOpen: boolean): void {
-    this.file.heldHandles.delete(this.handle);
+    this.file.unholdHandle(this.handle);
     if (this.#mapping) munmap(this.#mapping, `unmap dumb buffer ${this.handle} of ${this.file.path}`);
     this.#mapping = undefined;
     this.framebuffer.close();
@@ -210,14 +210,14 @@ export function createDumb(file: DrmFile, caps: FramebufferCaps, options: DumbBu
   file.ioctl(d.DRM_IOCTL_MODE_CREATE_DUMB, arg, 'DRM_IOCTL_MODE_CREATE_DUMB', `create a ${width}x${height} ${info.name} dumb buffer`);
   const reply = viewOf(arg);
   const handle = readField(reply, d.drm_mode_create_dumb.fields.handle);
-  file.heldHandles.add(handle);
+  file.holdHandle(handle);
   const layout: FramebufferLayout = { width, height, format, stride: readField(reply, d.drm_mode_create_dumb.fields.pitch) };
   const size = Number(readField(reply, d.drm_mode_create_dumb.fields.size));
   let framebuffer: Framebuffer;
   try {
     framebuffer = addFramebuffer(file, caps, handle, layout);
   } catch (err) {
-    file.heldHandles.delete(handle);
+    file.unholdHandle(handle);
     destroyDumb(file, handle);
     throw err;
   }
