@@ -374,6 +374,19 @@ export class Card implements Disposable {
   }
 
   /**
+   * The connector `given` names: its id, or its name as sysfs has it
+   * ("HDMI-A-1", "Virtual-1"), or its id as text (a command-line argument).
+   * NotFoundError lists the card's connectors.
+   */
+  findConnector(given: number | string): Connector {
+    const connectors = this.connectors();
+    const found = connectors.find((c) => c.id === given || c.name === given || String(c.id) === given);
+    if (found) return found;
+    const known = connectors.map((c) => `${c.name} (${c.id}, ${c.connection})`).join(', ') || 'none';
+    throw new NotFoundError(`${this.path} has no connector ${JSON.stringify(given)} (it has ${known})`);
+  }
+
+  /**
    * A connector and its modes. `probe` (default true): as DRM master, make
    * the kernel probe it first (on real outputs a DDC read of the monitor's
    * EDID, tens of milliseconds); false answers the modes of the last probe,
