@@ -24,6 +24,18 @@ export default tseslint.config(
     },
   },
   {
+    // DESIGN.md: the addon makes no decisions and only sys.ts calls it, so
+    // every system call has one fd check and one error convention.
+    files: ['**/*.ts'],
+    ignores: ['packages/vfio-display/src/sys.ts', 'packages/vfio-display/src/native.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '(^|/)native(\\.js)?$', message: 'only sys.ts calls the addon: use (or add) a function of sys.ts' }] },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },

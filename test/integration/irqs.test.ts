@@ -51,6 +51,9 @@ test('bad SET_IRQS requests are typed kernel errors', () => {
   assert.throws(() => { device.setIrqs({ index: INTX, action: 'trigger', data: [devNull] }); }, { code: 'EBADF' });
   assert.throws(() => { device.setIrqs({ index: 1, action: 'trigger', data: 'none', count: 2 }); }, { code: 'EINVAL' });
   assert.throws(() => { device.setIrqs({ index: -1, action: 'trigger', data: 'none' }); }, { code: 'ERR_INVALID_ARG_VALUE' });
+  using efd = new EventFd('mixed');
+  // A boolean among eventfds would reach the kernel as eventfd 0.
+  assert.throws(() => { device.setIrqs({ index: INTX, action: 'trigger', data: [efd, true] as never }); }, { name: 'InvalidArgumentError' });
 });
 
 test('a device fd borrowed by number: typed errors once closed', () => {

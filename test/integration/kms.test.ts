@@ -57,6 +57,18 @@ describe('vkms resources', () => {
     assert.ok(card.encoders.length >= 2);
   });
 
+  test('a connector by id or by name; an unknown one is a NotFoundError naming those there are', () => {
+    using card = openCard({ driver: 'vkms' });
+    const virtual = card.connectors().find((c) => c.type === drm.DRM_MODE_CONNECTOR_VIRTUAL);
+    assert.ok(virtual);
+    for (const given of [virtual.id, String(virtual.id), virtual.name]) assert.equal(card.findConnector(given).id, virtual.id, String(given));
+    assert.throws(
+      () => card.findConnector('HDMI-A-9'),
+      (e: unknown) => e instanceof NotFoundError && e.message.includes(`${virtual.name} (${virtual.id}, connected)`) && /Writeback-1/.test(e.message),
+    );
+    assert.throws(() => card.findConnector(0), NotFoundError);
+  });
+
   test('properties by name, with kinds, enums and blobs', () => {
     using out = openVkms();
     const { card, primary, crtcId, writeback } = out;

@@ -9,6 +9,9 @@ export interface ProbeResult {
   readonly ok: boolean;
   readonly error: string | null;
   readonly code: string | null;
+  /** The kernel's errno and the system call that refused, where the OS refused. */
+  readonly errno: number | null;
+  readonly syscall: string | null;
   readonly message: string | null;
   readonly fdsBefore: number;
   readonly fdsAfter: number;
@@ -33,10 +36,10 @@ const results = process.argv.slice(2).map((spec): ProbeResult => {
   const fdsBefore = openFds();
   try {
     attempt(a, b);
-    return { ok: true, error: null, code: null, message: null, fdsBefore, fdsAfter: openFds() };
+    return { ok: true, error: null, code: null, errno: null, syscall: null, message: null, fdsBefore, fdsAfter: openFds() };
   } catch (err) {
-    const e = err as Error & { code?: string };
-    return { ok: false, error: e.constructor.name, code: e.code ?? null, message: e.message, fdsBefore, fdsAfter: openFds() };
+    const e = err as Error & { code?: string; errno?: number; syscall?: string };
+    return { ok: false, error: e.constructor.name, code: e.code ?? null, errno: e.errno ?? null, syscall: e.syscall ?? null, message: e.message, fdsBefore, fdsAfter: openFds() };
   }
 });
 console.log(JSON.stringify(results));

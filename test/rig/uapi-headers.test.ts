@@ -7,12 +7,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { drm, drmFourcc, iommufd, vfio, vfioExt, type Layout } from 'vfio-display/uapi';
+import { dmaBuf, drm, drmFourcc, iommufd, mman, vfio, vfioExt, type Layout } from 'vfio-display/uapi';
 
 const repo = join(import.meta.dirname, '..', '..', '..');
-const stockModules = { vfio, iommufd, drm, drmFourcc };
+const stockModules = { vfio, iommufd, drm, drmFourcc, dmaBuf, mman };
 /** The patched kernel has the extension too (where vfio_irq_info and the plane info are larger). */
-const patchedModules = { iommufd, drm, drmFourcc, vfio: Object.fromEntries(Object.entries(vfio).filter(([name]) => !(name in vfioExt))), vfioExt };
+const patchedModules = { iommufd, drm, drmFourcc, dmaBuf, mman, vfio: Object.fromEntries(Object.entries(vfio).filter(([name]) => !(name in vfioExt))), vfioExt };
 
 function isLayout(v: unknown): v is Layout {
   return typeof v === 'object' && v !== null && 'fields' in v && 'size' in v && 'name' in v;
@@ -65,6 +65,8 @@ function cProgram(modules: Record<string, object>): { source: string; expectatio
     '#include <drm/drm.h>',
     '#include <drm/drm_mode.h>',
     '#include <drm/drm_fourcc.h>',
+    '#include <linux/dma-buf.h>',
+    '#include <linux/mman.h>',
     'int main(void) {',
     ...lines,
     '  return 0;',

@@ -17,7 +17,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { Display, FrameConverter, HandoverError, directFlip, encodePng, fitGuestToConnector, modifierName, openCard, openHandover, type Card, type ChangeSource, type PlaneInfo } from 'vfio-display';
+import { Display, FrameConverter, HandoverError, directFlip, encodePng, fitGuestToConnector, modifierName, openCard, openHandover, type ChangeSource, type PlaneInfo } from 'vfio-display';
 import { z } from 'zod';
 
 const USAGE = `usage: qemu-helper --mdev <uuid> [options] -- <QEMU arguments>
@@ -261,14 +261,6 @@ interface ServeOptions {
   readonly screenshot?: string | undefined;
 }
 
-/** The connector id `--connector` names (an id or a name such as HDMI-A-1). */
-function connectorId(card: Card, connector: number | string | undefined): number | undefined {
-  if (connector === undefined || typeof connector === 'number') return connector;
-  const found = card.connectors().find((c) => c.name === connector);
-  if (!found) throw new Error(`${card.path} has no connector ${connector} (it has ${card.connectors().map((c) => c.name).join(', ')})`);
-  return found.id;
-}
-
 /**
  * Serves the display of a bound vGPU until `signal` aborts. The changes are
  * taken from one stream: directFlip's (--flip) or the display's own.
@@ -278,7 +270,7 @@ async function serveDisplay(display: Display, options: ServeOptions, signal: Abo
   try {
     if (options.flip !== undefined) {
       using card = openCard(options.flip);
-      const flip = directFlip(display, card, { signal, fit: options.fit, connectorId: connectorId(card, options.connector) });
+      const flip = directFlip(display, card, { signal, fit: options.fit, connectorId: options.connector === undefined ? undefined : card.findConnector(options.connector).id });
       const o = flip.output;
       note(`direct flip onto ${card.path} (${card.driver.name}): ${o.connectorName}, CRTC ${o.crtcId}, plane ${o.planeId}, ${flip.stats.flipper === 'kernel' ? 'each guest flip committed by the kernel (a lease of the CRTC and plane)' : 'each guest flip committed by this helper'}`);
       if (options.fitEdid) {

@@ -31,10 +31,13 @@ Napi::Error SystemError(Napi::Env env, int err, const char* syscall, const std::
   return error;
 }
 
+// An fd is an integer: 3.7 is refused, not truncated to another file's fd.
 int ToFd(const Napi::Value& v) {
   if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), "fd must be a number");
-  int64_t fd = v.As<Napi::Number>().Int64Value();
-  if (fd < 0 || fd > INT32_MAX) throw Napi::RangeError::New(v.Env(), "fd out of range");
+  double fd = v.As<Napi::Number>().DoubleValue();
+  if (!(fd >= 0 && fd <= INT32_MAX) || fd != static_cast<double>(static_cast<int>(fd))) {
+    throw Napi::RangeError::New(v.Env(), "fd must be an integer from 0 to 2^31-1");
+  }
   return static_cast<int>(fd);
 }
 
@@ -232,16 +235,20 @@ Napi::Value Munmap(const Napi::CallbackInfo& info) {
 }
 
 // --- waiting for readability ----------------------------------------------
-// waitReadable(fd, timeoutMs, keepAlive, callback) -> handle; callback(result)
-// runs once on this env's loop: result >= 0 is the uv_poll event mask
-// (UV_READABLE = 1, UV_DISCONNECT = 4), or -ETIMEDOUT, -ECANCELED (after
-// cancelWait(handle)) or another -errno. timeoutMs < 0 waits without limit.
+// waitReadable(fd, timeoutMs, keepAlive, restoreFlags, callback) -> handle;
+// callback(result) runs once on this env's loop: result >= 0 is the uv_poll
+// event mask (UV_READABLE = 1, UV_DISCONNECT = 4), or -ETIMEDOUT, -ECANCELED
+// (after cancelWait(handle)) or another -errno. timeoutMs < 0 waits without
+// limit. uv_poll_init sets O_NONBLOCK on the open file: restoreFlags >= 0 is
+// set back with F_SETFL when the wait ends (the caller read it with F_GETFL).
 // A Wait lives until both its uv handles are closed and the JS handle is
 // collected; only the loop thread touches it, so it needs no lock.
 
 struct Wait {
   uv_poll_t poll;
   uv_timer_t timer;
+  int fd;
+  int restore_flags;
   int open_handles = 0;
   bool js_alive = true;
   bool done = false;
@@ -274,6 +281,9 @@ void Finish(Wait* w, int result) {
   napi_remove_env_cleanup_hook(w->env, CleanupHook, w);
   uv_poll_stop(&w->poll);
   uv_timer_stop(&w->timer);
+  // Stopped, the poll no longer needs O_NONBLOCK; a failure (the fd closed
+  // under the wait) leaves nothing of ours to undo.
+  if (w->restore_flags >= 0) fcntl(w->fd, F_SETFL, w->restore_flags);
   uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnHandleClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&w->timer), OnHandleClosed);
   Napi::FunctionReference callback = std::move(w->callback);
@@ -306,12 +316,17 @@ Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
   if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "timeoutMs must be a number");
   double timeout = info[1].As<Napi::Number>().DoubleValue();
   bool keep_alive = info[2].ToBoolean().Value();
-  if (!info[3].IsFunction()) throw Napi::TypeError::New(env, "callback must be a function");
+  if (!info[3].IsNumber()) throw Napi::TypeError::New(env, "restoreFlags must be a number");
+  int restore_flags = info[3].As<Napi::Number>().Int32Value();
+  if (!info[4].IsFunction()) throw Napi::TypeError::New(env, "callback must be a function");
 
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
   Wait* w = new Wait();
   w->env = env;
+  w->fd = fd;
+  w->restore_flags = restore_flags;
+  // A failed uv_poll_init has not touched the flags yet.
   int r = uv_poll_init(loop, &w->poll, fd);
   if (r < 0) {
     delete w;
@@ -321,7 +336,7 @@ Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
   w->poll.data = w;
   w->timer.data = w;
   w->open_handles = 2;
-  w->callback = Napi::Persistent(info[3].As<Napi::Function>());
+  w->callback = Napi::Persistent(info[4].As<Napi::Function>());
   w->resource = Napi::Persistent(Napi::Object::New(env));
   if (!keep_alive) {
     uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));

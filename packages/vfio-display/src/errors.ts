@@ -1,7 +1,14 @@
 // Error classes, one per kind of failure, each with a message that says what
 // to do. Errors that come from the OS keep Node's SystemError fields
 // (code, errno, syscall) and the ioctl or path involved.
-import type { NativeSystemError } from './native.js';
+
+/** The shape of errors the addon and node:fs throw (Node's SystemError). */
+export interface NativeSystemError extends Error {
+  code: string;
+  /** Negative, as in Node: -22 for EINVAL. */
+  errno: number;
+  syscall: string;
+}
 
 export interface ErrorDetails {
   /** Node-style error code: "EACCES", or ERR_VFIO_* for the library's own. */

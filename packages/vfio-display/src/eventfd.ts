@@ -1,11 +1,7 @@
 // An owned eventfd: the kernel signals it (SET_IRQS), we read its counter.
-import { fromSystemError } from './errors.js';
 import { OwnedFd } from './fd.js';
-import { native } from './native.js';
+import { eventfd, readAvailable, write } from './sys.js';
 import { waitReadable, type WaitOptions, type WaitResult } from './wait.js';
-
-const EFD_CLOEXEC = 0o2000000;
-const EFD_NONBLOCK = 0o4000;
 
 export class EventFd implements Disposable {
   readonly #owned: OwnedFd;
@@ -13,13 +9,7 @@ export class EventFd implements Disposable {
   readonly #bytes = new Uint8Array(this.#counter.buffer);
 
   constructor(label = 'eventfd') {
-    let fd: number;
-    try {
-      fd = native.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    } catch (err) {
-      throw fromSystemError(err, 'create an eventfd');
-    }
-    this.#owned = new OwnedFd(fd, label);
+    this.#owned = new OwnedFd(eventfd('create an eventfd'), label);
   }
 
   get fd(): number {
@@ -32,23 +22,14 @@ export class EventFd implements Disposable {
 
   /** Reads and resets the counter; 0n if nothing was signalled. */
   read(): bigint {
-    try {
-      native.read(this.#owned.fd, this.#bytes);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return 0n;
-      throw fromSystemError(err, `read ${this.#owned.label}`);
-    }
+    if (readAvailable(this.#owned.fd, this.#bytes, `read ${this.#owned.label}`) === null) return 0n;
     return this.#counter[0] ?? 0n;
   }
 
   /** Adds to the counter (as the kernel would). */
   signal(value = 1n): void {
     this.#counter[0] = value;
-    try {
-      native.write(this.#owned.fd, this.#bytes);
-    } catch (err) {
-      throw fromSystemError(err, `write ${this.#owned.label}`);
-    }
+    write(this.#owned.fd, this.#bytes, `write ${this.#owned.label}`);
   }
 
   /** Resolves when the counter is non-zero (without reading it). */

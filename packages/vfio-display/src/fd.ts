@@ -1,8 +1,8 @@
 // Ownership of file descriptors. Every fd the library opens belongs to one
 // OwnedFd; close() is idempotent. The finalization registry only warns about
 // a leak: it is never the cleanup path.
-import { ClosedError, fromSystemError } from './errors.js';
-import { native } from './native.js';
+import { ClosedError } from './errors.js';
+import { close } from './sys.js';
 
 const leaks = new FinalizationRegistry<string>((label) => {
   process.emitWarning(`${label} was garbage-collected without close(); its fd leaked until exit`, 'ResourceLeakWarning');
@@ -34,11 +34,7 @@ export class OwnedFd implements Disposable {
     if (fd < 0) return;
     this.#fd = -1;
     leaks.unregister(this);
-    try {
-      native.close(fd);
-    } catch (err) {
-      throw fromSystemError(err, `close ${this.label}`);
-    }
+    close(fd, `close ${this.label}`);
   }
 
   [Symbol.dispose](): void {

@@ -20,7 +20,6 @@
 export { Display, openDisplay, type DisplayFeatures, type DisplayOptions } from './display/display.js';
 export type { ChangeSource, ChangeStream, ChangesOptions, DisplayChange, EventCounts } from './display/changes.js';
 export { displayChangeSchema, planeInfoSchema, type DisplayChangeJson, type JsonCodec, type Jsonified, type PlaneInfoJson } from './display/json.js';
-export { planesReportSchema, watchLineSchema, type PlanesReport, type PlanesReportJson, type WatchLine, type WatchLineJson } from './cli/schemas.js';
 export { BorrowedDmabuf, Dmabuf, DmabufMapping, type CpuAccess, type DmabufPlane } from './display/dmabuf.js';
 export { EdidRegion, type EdidLimits, type EdidUpdateOptions, type LinkState } from './display/edid.js';
 export { KernelFlip, type AssignedPlacement, type KernelFlipPlacement, type KernelFlipState, type KernelFlipStatus } from './display/kernel-flip.js';

@@ -89,6 +89,8 @@ test('bad pointer patches are TypeErrors and RangeErrors, not crashes', () => {
 
 test('bad arguments are TypeErrors, not crashes', () => {
   assert.throws(() => native.ioctl(-1, FIONREAD, 0, 'x'), RangeError);
+  assert.throws(() => native.ioctl(0.5, FIONREAD, 0, 'x'), RangeError, 'a fractional fd is not truncated');
+  assert.throws(() => native.ioctl(2 ** 31, FIONREAD, 0, 'x'), RangeError);
   assert.throws(() => native.ioctl('1' as unknown as number, FIONREAD, 0, 'x'), TypeError);
   assert.throws(() => native.pread(0, new Uint16Array(2) as unknown as Uint8Array, 0), TypeError);
   assert.throws(() => native.pread(0, new Uint8Array(2), -1), RangeError);
@@ -150,7 +152,7 @@ test('waitReadable: readable, timeout, cancel; one wait per fd', async () => {
   const wait = (timeoutMs: number): { result: Promise<number>; handle: ReturnType<typeof native.waitReadable> } => {
     let resolve!: (n: number) => void;
     const result = new Promise<number>((r) => (resolve = r));
-    return { result, handle: native.waitReadable(fd, timeoutMs, true, resolve) };
+    return { result, handle: native.waitReadable(fd, timeoutMs, true, -1, resolve) };
   };
   assert.equal(await wait(20).result, -110, 'ETIMEDOUT');
   const pending = wait(-1);
@@ -158,7 +160,7 @@ test('waitReadable: readable, timeout, cancel; one wait per fd', async () => {
   assert.equal((await pending.result) & 1, 1, 'UV_READABLE');
   native.read(fd, new Uint8Array(8));
   const cancelled = wait(-1);
-  assert.throws(() => native.waitReadable(fd, -1, true, () => undefined), { code: 'EEXIST' });
+  assert.throws(() => native.waitReadable(fd, -1, true, -1, () => undefined), { code: 'EEXIST' });
   native.cancelWait(cancelled.handle);
   assert.equal(await cancelled.result, -125, 'ECANCELED');
   native.cancelWait(cancelled.handle);
@@ -170,7 +172,7 @@ test('a wait without keepAlive does not hold the process; with it, it does', () 
   const script = (keepAlive: boolean): string =>
     `import { native } from ${JSON.stringify(addon)};
      const fd = native.eventfd(0, 0);
-     native.waitReadable(fd, 1500, ${keepAlive}, (r) => console.log('result', r));`;
+     native.waitReadable(fd, 1500, ${keepAlive}, -1, (r) => console.log('result', r));`;
   const run = (keepAlive: boolean): string => spawnSync(process.execPath, ['--input-type=module', '-e', script(keepAlive)], { encoding: 'utf8', timeout: 10_000 }).stdout;
   assert.equal(run(false), '', 'the process exited without waiting');
   assert.equal(run(true).trim(), 'result -110', 'the process waited for the timeout');
@@ -180,7 +182,7 @@ test('an exception thrown by a wait callback reaches uncaughtException, not abor
   const addon = join(import.meta.dirname, 'native.js');
   const script = `import { native } from ${JSON.stringify(addon)};
     process.on('uncaughtException', (e) => console.log('caught', e.message));
-    native.waitReadable(native.eventfd(0, 0), 5, true, () => { throw new Error('boom'); });`;
+    native.waitReadable(native.eventfd(0, 0), 5, true, -1, () => { throw new Error('boom'); });`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'caught boom');

@@ -1,15 +1,8 @@
-// The addon's surface, typed. Internal: nothing here is re-exported.
+// The addon's surface, typed. Internal: only sys.ts (and the addon's own
+// tests) import it; its errors are shaped as errors.ts NativeSystemError.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { VfioDisplayError } from './errors.js';
-
-/** The shape of errors the addon throws (like Node's SystemError). */
-export interface NativeSystemError extends Error {
-  code: string;
-  /** Negative, as in Node: -22 for EINVAL. */
-  errno: number;
-  syscall: string;
-}
 
 export interface NativeAddon {
   /**
@@ -33,8 +26,10 @@ export interface NativeAddon {
    * Calls back once on this thread's loop: result >= 0 is the uv_poll event
    * mask (1 readable, 4 disconnect), else -ETIMEDOUT, -ECANCELED or -errno.
    * timeoutMs < 0 waits without limit; keepAlive false does not hold the loop.
+   * restoreFlags >= 0: F_SETFL to it when the wait ends (uv_poll_init sets
+   * O_NONBLOCK), before the callback and also at environment teardown.
    */
-  waitReadable(fd: number, timeoutMs: number, keepAlive: boolean, callback: (result: number) => void): WaitHandle;
+  waitReadable(fd: number, timeoutMs: number, keepAlive: boolean, restoreFlags: number, callback: (result: number) => void): WaitHandle;
   /** A pending wait calls back now with -ECANCELED. */
   cancelWait(handle: WaitHandle): void;
 }

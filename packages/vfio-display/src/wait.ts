@@ -4,7 +4,7 @@
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { fromSystemError, VfioDisplayError } from './errors.js';
-import { native, type WaitHandle } from './native.js';
+import { cancelWait, startWait, type WaitHandle } from './sys.js';
 
 const { ETIMEDOUT, ECANCELED } = constants.errno;
 const UV_DISCONNECT = 4;
@@ -21,26 +21,36 @@ export interface WaitOptions {
 /** 'readable' also covers hang-up and error conditions: the next read tells which. */
 export type WaitResult = 'readable' | 'disconnected' | 'timeout';
 
+/**
+ * Resolves when `fd` is readable (or hung up), on this thread's event loop.
+ * The fd is borrowed: keep it open until the promise settles. libuv makes a
+ * polled file non-blocking; a file that was blocking is blocking again when
+ * the wait ends (its F_GETFL flags as they were), so the caller and anyone
+ * sharing the open file (a terminal, a parent process) never see EAGAIN from
+ * it. An fd that is not a non-negative integer is an InvalidArgumentError.
+ */
 export function waitReadable(fd: number, options: WaitOptions = {}): Promise<WaitResult> {
   const { timeoutMs = -1, signal, keepAlive = false } = options;
   if (signal?.aborted) return Promise.reject(abortReason(signal));
+  const what = `wait for fd ${String(fd)}`;
   return new Promise<WaitResult>((resolve, reject) => {
-    let handle: WaitHandle;
-    const onAbort = (): void => {
-      native.cancelWait(handle);
-    };
-    try {
-      handle = native.waitReadable(fd, timeoutMs, keepAlive, (result) => {
+    // A refusal to start throws here, and the executor's throw rejects the promise.
+    const handle: WaitHandle = startWait(
+      fd,
+      timeoutMs,
+      keepAlive,
+      (result) => {
         signal?.removeEventListener('abort', onAbort);
         if (result >= 0) resolve(result & UV_DISCONNECT ? 'disconnected' : 'readable');
         else if (result === -ETIMEDOUT) resolve('timeout');
         else if (result === -ECANCELED && signal?.aborted) reject(abortReason(signal));
-        else reject(fromSystemError(pollError(result), `wait for fd ${fd}`));
-      });
-    } catch (err) {
-      reject(fromSystemError(err, `wait for fd ${fd}`));
-      return;
-    }
+        else reject(fromSystemError(pollError(result), what));
+      },
+      what,
+    );
+    const onAbort = (): void => {
+      cancelWait(handle);
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -3,10 +3,8 @@
 // committed by the kernel where it can (kernel-patches), else by this
 // process. Ctrl-C (or --duration) ends it: the host planes are turned off,
 // status 0.
-import { NotFoundError } from '../errors.js';
 import { fitGuestToConnector, type FittedEdid } from '../flip/fit-edid.js';
 import { directFlip, type DirectFlipOptions, type DirectFlipStats, type FlipFrame } from '../flip/direct-flip.js';
-import type { Card } from '../kms/card.js';
 import { modifierName } from '../uapi/drm_fourcc.js';
 import { DEV_HELP, type Command } from './args.js';
 import { devName, devSchema, openCardOf, openDisplayOf, type DevArg } from './device.js';
@@ -28,14 +26,6 @@ interface FlipArgs {
   duration?: number | undefined;
   kernel?: 'auto' | 'yes' | 'no' | undefined;
   fitEdid?: boolean | undefined;
-}
-
-/** A connector given by id or by name (e.g. "HDMI-A-1", "Virtual-1"). */
-function connectorId(card: Card, given: string): number {
-  const connectors = card.connectors();
-  const found = connectors.find((c) => c.name === given || String(c.id) === given);
-  if (!found) throw new NotFoundError(`${card.path} has no connector ${JSON.stringify(given)} (it has ${connectors.map((c) => `${c.name} (${c.id}, ${c.connection})`).join(', ') || 'none'})`);
-  return found.id;
 }
 
 /** The stats in one line; `fps` while running (not in the summary at the end). */
@@ -110,7 +100,7 @@ export const flip: Command<FlipArgs> = {
     using display = openDisplayOf(dev);
     using card = openCardOf(drm);
     const session = directFlip(display, card, {
-      connectorId: args.connector === undefined ? undefined : connectorId(card, args.connector),
+      connectorId: args.connector === undefined ? undefined : card.findConnector(args.connector).id,
       crtcId: args.crtc,
       planeId: args.plane,
       cursorPlaneId: args.cursorPlane === 'none' ? null : args.cursorPlane,

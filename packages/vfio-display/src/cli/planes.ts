@@ -9,9 +9,9 @@ export const planes: Command<{ dev: DevArg; json?: boolean | undefined }> = {
   summary: 'show the primary and cursor planes of a display (format, size, buffer; --json for tools)',
   synopsis: '<dev> [--json]',
   positionals: [['dev', DEV_HELP]],
-  options: { json: { type: 'boolean', help: 'one JSON object, checked against the exported planesReportSchema' } },
+  options: { json: { type: 'boolean', help: 'one JSON object, checked against planesReportSchema (vfio-display/cli-schemas)' } },
   notes: [
-    'The JSON is { device, via, planes: "dmabuf"|"region", primary, cursor }, each plane null or a PlaneInfo with its 64-bit fields as strings: modifier "0x" and 16 hex digits, flipSeq decimal. planesReportSchema().parse(json) in the library gives the PlaneInfo values back.',
+    'The JSON is { device, via, planes: "dmabuf"|"region", primary, cursor }, each plane null or a PlaneInfo with its 64-bit fields as strings: modifier "0x" and 16 hex digits, flipSeq decimal. planesReportSchema().parse(json) (vfio-display/cli-schemas) gives the PlaneInfo values back.',
   ],
   schema: (z) => z.strictObject({ dev: devSchema(z), json: z.boolean().optional() }),
   run({ dev, json }, io) {

@@ -1,7 +1,10 @@
-// The JSON the CLI writes (`planes --json`, each line of `watch --json`),
-// as zod codecs the package exports: the CLI encodes through them, and a
-// consumer checks and decodes with the same schema (u64s as strings, see
-// display/json.ts).
+/**
+ * The JSON the CLI writes (`planes --json`, each line of `watch --json`),
+ * as zod codecs: the CLI encodes through them, and a consumer checks and
+ * decodes with the same schema (u64s as strings, see display/json.ts).
+ * Exported as `vfio-display/cli-schemas`, apart from the library's root.
+ * @packageDocumentation
+ */
 import type { OpenedVia } from '../device/device.js';
 import type { DisplayChange } from '../display/changes.js';
 import { displayChangeSchema, planeInfoSchema, type JsonCodec, type Jsonified } from '../display/json.js';

@@ -54,7 +54,7 @@ export const watch: Command<WatchArgs> = {
   synopsis: '<dev> [--json]',
   positionals: [['dev', DEV_HELP]],
   options: {
-    json: { type: 'boolean', help: 'a JSON line per change, checked against the exported watchLineSchema' },
+    json: { type: 'boolean', help: 'a JSON line per change, checked against watchLineSchema (vfio-display/cli-schemas)' },
     ...SOURCE_OPTIONS,
     count: { type: 'string', value: 'N', help: 'stop after N changes (the first is the state at the start)' },
   },

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { MalformedReplyError } from '../errors.js';
 import { viewOf } from '../uapi/codec.js';
-import { decodeRegionCapabilities, walkCapabilities } from './caps.js';
+import { decodeDeviceCapabilities, decodeRegionCapabilities, hasDisplayExtension, walkCapabilities } from './caps.js';
 
 const FIXED = 32; // sizeof(struct vfio_region_info)
 
@@ -81,4 +81,20 @@ test('random chains end in a result or a MalformedReplyError, never a hang or an
       assert.ok(err instanceof MalformedReplyError, String(err));
     }
   }
+});
+
+test('the display extension is trusted only where the display change IRQ is described as such', () => {
+  const DEVICE_FIXED = 24; // sizeof(struct vfio_device_info)
+  const IRQ_TYPE = 6; // VFIO_DEVICE_INFO_CAP_IRQ_TYPE: index, type GFX, subtype DISPLAY
+  const DISPLAY_IRQ = 7; // VFIO_DEVICE_INFO_CAP_GFX_DISPLAY_IRQ: index, events
+  const caps = (list: { at: number; id: number; next: number; body?: number[] }[]): ReturnType<typeof decodeDeviceCapabilities> =>
+    decodeDeviceCapabilities(buffer(96, list), 24, DEVICE_FIXED, 'device');
+  // As patched mbochs and GVT-g answer: both, for display IRQ index 5.
+  assert.equal(hasDisplayExtension(caps([{ at: 24, id: IRQ_TYPE, next: 48, body: [5, 1, 1, 0] }, { at: 48, id: DISPLAY_IRQ, next: 0, body: [5, 7] }])), true);
+  // Upstream (no chain), only the IRQ type, or the two naming different indexes: not ours.
+  assert.equal(hasDisplayExtension([]), false);
+  assert.equal(hasDisplayExtension(caps([{ at: 24, id: IRQ_TYPE, next: 0, body: [5, 1, 1, 0] }])), false);
+  assert.equal(hasDisplayExtension(caps([{ at: 24, id: IRQ_TYPE, next: 48, body: [4, 1, 1, 0] }, { at: 48, id: DISPLAY_IRQ, next: 0, body: [5, 7] }])), false);
+  // An IRQ typed as something else than GFX/DISPLAY.
+  assert.equal(hasDisplayExtension(caps([{ at: 24, id: IRQ_TYPE, next: 48, body: [5, 2, 1, 0] }, { at: 48, id: DISPLAY_IRQ, next: 0, body: [5, 7] }])), false);
 });

@@ -16,6 +16,8 @@ import {
 import {
   VFIO_DEVICE_INFO_CAP_GFX_DISPLAY_IRQ,
   VFIO_DEVICE_INFO_CAP_IRQ_TYPE,
+  VFIO_IRQ_SUBTYPE_GFX_DISPLAY,
+  VFIO_IRQ_TYPE_GFX,
   vfio_device_info_cap_gfx_display_irq,
   vfio_device_info_cap_irq_type,
 } from '../uapi/vfio-ext.js';
@@ -162,4 +164,20 @@ export function irqCapabilities(device: readonly DeviceCapability[], index: numb
     else if (cap.kind === 'display-irq' && cap.index === index) out.push({ kind: 'display', version: cap.version, events: cap.events });
   }
   return out;
+}
+
+/**
+ * Whether the device shows the kernel-patches display extension: a
+ * VFIO_DEVICE_INFO_CAP_GFX_DISPLAY_IRQ for an IRQ index typed GFX/DISPLAY.
+ * The series' plane bits (EXT_INFO 1 << 3, DRM_FB 1 << 4) are not
+ * upstream's; they are used only where this holds, so a kernel that gives
+ * them another meaning is not misread. Patched mbochs and GVT-g always
+ * present both capabilities (kernel-patches/display 0004, 0009).
+ */
+export function hasDisplayExtension(capabilities: readonly DeviceCapability[]): boolean {
+  return capabilities.some(
+    (c) =>
+      c.kind === 'display-irq' &&
+      capabilities.some((t) => t.kind === 'irq-type' && t.index === c.index && t.type === VFIO_IRQ_TYPE_GFX && t.subtype === VFIO_IRQ_SUBTYPE_GFX_DISPLAY),
+  );
 }

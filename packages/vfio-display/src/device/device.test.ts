@@ -1,11 +1,15 @@
 // Region-info decoding of malformed driver answers (plain buffers; the rig
-// tests the real drivers' answers).
+// tests the real drivers' answers), and requests refused before any ioctl.
 import assert from 'node:assert/strict';
+import { closeSync, mkdtempSync, openSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { MalformedReplyError } from '../errors.js';
+import { InvalidArgumentError, MalformedReplyError } from '../errors.js';
+import { EventFd } from '../eventfd.js';
 import { encode, viewOf } from '../uapi/codec.js';
 import * as v from '../uapi/vfio.js';
-import { decodeRegionInfo } from './device.js';
+import { decodeRegionInfo, VfioDevice } from './device.js';
 
 const CAPS = v.VFIO_REGION_INFO_FLAG_CAPS | v.VFIO_REGION_INFO_FLAG_READ;
 
@@ -41,4 +45,17 @@ test('malformed answers are MalformedReplyErrors', () => {
 
 test('without the CAPS flag a stray cap_offset is ignored', () => {
   assert.deepEqual(decodeRegionInfo(info(32, { cap_offset: 4000 }), 0, 'region 0').capabilities, []);
+});
+
+test('SET_IRQS data mixing booleans and eventfds is refused before any ioctl', () => {
+  const fd = openSync(join(mkdtempSync(join(tmpdir(), 'vfio-display-')), 'f'), 'w+');
+  const device = VfioDevice.fromFd(fd, 'a plain file');
+  using efd = new EventFd();
+  // Before: the booleans became eventfd 0 (a boolean has no .fd) in the EVENTFD payload.
+  const cases: unknown[][] = [[true, efd], [efd, false], [true, 5], [efd, 2.5], [-2]];
+  for (const data of cases) {
+    assert.throws(() => { device.setIrqs({ index: 0, action: 'trigger', data: data as never }); }, InvalidArgumentError, String(data));
+  }
+  device.close();
+  closeSync(fd);
 });

@@ -1,10 +1,9 @@
 // An open VFIO device: info, regions (with capabilities), IRQs, region
 // read/write/mmap, reset. Opening lives in open.ts.
-import { ClosedError, InvalidArgumentError, MalformedReplyError, UnsupportedError, fromSystemError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, MalformedReplyError, UnsupportedError } from '../errors.js';
 import type { EventFd } from '../eventfd.js';
 import type { OwnedFd } from '../fd.js';
-import { native } from '../native.js';
-import { ioctl, pread, pwrite } from '../sys.js';
+import { ioctl, mmapShared, munmap, pread, pwrite } from '../sys.js';
 import { decode, encode, viewOf } from '../uapi/codec.js';
 import * as v from '../uapi/vfio.js';
 import { decodeDeviceCapabilities, decodeRegionCapabilities, irqCapabilities, safeNumber, type DeviceCapability, type IrqCapability, type RegionCapability } from './caps.js';
@@ -93,7 +92,7 @@ export class RegionMapping implements Disposable {
   }
 
   unmap(): void {
-    native.munmap(this.#buffer);
+    munmap(this.#buffer, `unmap region ${this.regionIndex} at ${this.offset}`);
     this.#onUnmap(this);
   }
 
@@ -112,9 +111,6 @@ const ACTIONS: Record<IrqAction, number> = {
   unmask: v.VFIO_IRQ_SET_ACTION_UNMASK,
 };
 
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
 /** Largest argsz a driver may ask for region info (capability chains are small). */
 const MAX_ARGSZ = 1 << 16;
 /** Indexes probed by regions(): num_regions is not an upper bound (mdpy's display region is 16). */
@@ -319,14 +315,10 @@ export class VfioDevice implements Disposable {
     if (sparse && !sparse.areas.some((a) => offset >= a.offset && offset + length <= a.offset + a.size)) {
       throw new InvalidArgumentError(`mmap of region ${index}: ${length} bytes at ${offset} are not inside one of its sparse mmap areas`);
     }
-    try {
-      const buffer = native.mmap(this.fd, length, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, region.offset + offset);
-      const mapping = new RegionMapping(buffer, index, offset, (m) => this.#mappings.delete(m));
-      this.#mappings.add(mapping);
-      return mapping;
-    } catch (err) {
-      throw fromSystemError(err, `mmap region ${index} of ${this.name}`);
-    }
+    const buffer = mmapShared(this.fd, length, region.offset + offset, writable, `mmap region ${index} of ${this.name}`);
+    const mapping = new RegionMapping(buffer, index, offset, (m) => this.#mappings.delete(m));
+    this.#mappings.add(mapping);
+    return mapping;
   }
 
   /** An IRQ index's info, with what the device's capabilities say of it. */
@@ -359,7 +351,6 @@ export class VfioDevice implements Disposable {
   setIrqs(request: SetIrqsRequest): void {
     const { index, start = 0, action, data } = request;
     checkIndex(index, 'IRQ');
-    this.#ready();
     checkIndex(start, 'IRQ start');
     let flags = ACTIONS[action];
     let payload: Uint8Array;
@@ -371,8 +362,9 @@ export class VfioDevice implements Disposable {
       payload = Uint8Array.from(data, (b) => (b ? 1 : 0));
     } else {
       flags |= v.VFIO_IRQ_SET_DATA_EVENTFD;
-      payload = new Uint8Array(new Int32Array(data.map((d) => (typeof d === 'number' ? d : (d).fd))).buffer);
+      payload = new Uint8Array(new Int32Array(data.map(eventfdNumber)).buffer);
     }
+    this.#ready();
     const count = data === 'none' ? (request.count ?? 1) : data.length;
     checkIndex(count, 'IRQ count');
     const argsz = v.vfio_irq_set.size + payload.length;
@@ -393,6 +385,17 @@ export class VfioDevice implements Disposable {
     this.ioctl(v.VFIO_DEVICE_FEATURE, bytes, 'VFIO_DEVICE_FEATURE', what);
     if (op === 'get') data.set(bytes.subarray(v.vfio_device_feature.size));
   }
+}
+
+/**
+ * One entry of an EVENTFD SET_IRQS payload: an EventFd's fd, or a number
+ * (-1 unassigns). A boolean here (mixed with eventfds) used to become fd 0.
+ */
+function eventfdNumber(entry: EventFd | number | boolean): number {
+  if (typeof entry === 'boolean') throw new InvalidArgumentError('SET_IRQS data is either all booleans or all eventfds (or -1), not a mix');
+  const fd = typeof entry === 'number' ? entry : entry.fd;
+  if (!Number.isInteger(fd) || fd < -1 || fd > 0x7fffffff) throw new InvalidArgumentError(`SET_IRQS data: ${String(fd)} is not an eventfd (an fd, or -1 to unassign)`);
+  return fd;
 }
 
 /**

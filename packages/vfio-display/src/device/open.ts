@@ -75,9 +75,17 @@ export function openCdev(cdev: string, name = basename(cdev)): VfioDevice {
     } catch (err) {
       // Linux 6.12 vfio_df_open(): a cdev open of a device that is already
       // open (another cdev open, or its group) fails the bind with EINVAL or
-      // EBUSY; the struct we pass is otherwise always valid.
+      // EBUSY; the struct we pass is otherwise always valid. `code` says
+      // EBUSY as every other way in does; errno and syscall stay the kernel's.
       if (err instanceof KernelError && err.code === 'EINVAL') {
-        throw new BusyError(`open ${cdev}: the device is already open elsewhere (another process, QEMU, or an earlier open)`, { code: 'EBUSY', syscall: err.syscall, ioctl: err.ioctl, cause: err });
+        throw new BusyError(`open ${cdev}: the device is already open elsewhere (another process, QEMU, or an earlier open; EINVAL from ${String(err.ioctl)})`, {
+          code: 'EBUSY',
+          errno: err.errno,
+          syscall: err.syscall,
+          ioctl: err.ioctl,
+          path: cdev,
+          cause: err,
+        });
       }
       throw err;
     }

@@ -92,10 +92,8 @@ export class Display implements Disposable {
     const edidRegion = device.findRegion(v.VFIO_REGION_TYPE_GFX, v.VFIO_REGION_SUBTYPE_GFX_EDID);
     this.#edid = edidRegion ? new EdidRegion(device, edidRegion) : null;
     const changeIrq = device.findIrq(ext.VFIO_IRQ_TYPE_GFX, ext.VFIO_IRQ_SUBTYPE_GFX_DISPLAY) ?? null;
-    // The plane flags of the extension are not upstream's: trusted only
-    // where the device also describes the extension's display change IRQ,
-    // so a kernel that gave those bits another meaning is not misread.
-    this.#planes.extended = changeIrq !== null && this.#planes.probe(planes, true);
+    // Only where the device shows the extension (PlaneQuery): its plane bits are not upstream's.
+    this.#planes.probeExtended(planes);
     this.#hub = changeIrq ? new ChangeHub(device, changeIrq) : null;
     this.features = {
       planes,
@@ -103,7 +101,7 @@ export class Display implements Disposable {
       changeEvents: changeIrq !== null,
       extendedInfo: this.#planes.extended,
       changeIrq,
-      kernelFlip: changeIrq !== null && planes === 'dmabuf' && this.#planes.probe('drm-fb'),
+      kernelFlip: planes === 'dmabuf' && this.#planes.probe('drm-fb'),
     };
     device.removal.addEventListener('abort', this.#onRemoval, { once: true });
   }

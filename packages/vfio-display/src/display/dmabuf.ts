@@ -3,27 +3,15 @@
 import { fromSystemError, UnsupportedError } from '../errors.js';
 import type { VfioDevice } from '../device/device.js';
 import { OwnedFd } from '../fd.js';
-import { native } from '../native.js';
-import { dupCloexec, ioctl } from '../sys.js';
-import { iow } from '../uapi/ioctl.js';
+import { dupCloexec, ioctl, mmapShared, munmap, setCloexec } from '../sys.js';
+import { DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_RW, DMA_BUF_SYNC_WRITE } from '../uapi/dma-buf.js';
 import * as v from '../uapi/vfio.js';
 import { diffPlanes, type PlaneInfo } from './plane.js';
 
 export type DmabufPlane = Extract<PlaneInfo, { mode: 'dmabuf' }>;
 export type CpuAccess = 'read' | 'write' | 'rw';
 
-// include/uapi/linux/dma-buf.h
-const DMA_BUF_SYNC_READ = 1;
-const DMA_BUF_SYNC_WRITE = 2;
-const DMA_BUF_SYNC_END = 4;
-const DMA_BUF_IOCTL_SYNC = iow(0x62, 0, 8);
-const ACCESS: Record<CpuAccess, number> = { read: DMA_BUF_SYNC_READ, write: DMA_BUF_SYNC_WRITE, rw: DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE };
-
-const F_SETFD = 2;
-const FD_CLOEXEC = 1;
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
+const ACCESS: Record<CpuAccess, number> = { read: DMA_BUF_SYNC_READ, write: DMA_BUF_SYNC_WRITE, rw: DMA_BUF_SYNC_RW };
 
 /**
  * A CPU mapping of a dma-buf. Bracket access with begin()/end()
@@ -60,7 +48,7 @@ export class DmabufMapping implements Disposable {
   unmap(): void {
     if (this.#fd.closed) return;
     try {
-      native.munmap(this.#buffer);
+      munmap(this.#buffer, `unmap ${this.#fd.label}`);
     } finally {
       this.#fd.close();
     }
@@ -97,10 +85,9 @@ export class Dmabuf implements Disposable {
 
   /** Maps the plane's bytes for the CPU, where the exporter allows it. The mapping owns an fd of its own. */
   map(options: { writable?: boolean } = {}): DmabufMapping {
-    const prot = PROT_READ | (options.writable ? PROT_WRITE : 0);
     const fd = new OwnedFd(dupCloexec(this.fd, `duplicate the fd of dma-buf ${this.id} for a mapping`), `mapping of dma-buf ${this.id}`);
     try {
-      return new DmabufMapping(native.mmap(fd.fd, this.plane.size, prot, MAP_SHARED, 0), fd);
+      return new DmabufMapping(mmapShared(fd.fd, this.plane.size, 0, options.writable ?? false, `mmap dma-buf ${this.id}`), fd);
     } catch (err) {
       fd.close();
       const e = fromSystemError(err, `mmap dma-buf ${this.id}`);
@@ -167,10 +154,10 @@ export function exportDmabuf(device: VfioDevice, plane: DmabufPlane): Dmabuf {
   const owned = new OwnedFd(fd, `dma-buf ${plane.dmabufId} of ${device.name}`);
   try {
     // Linux 6.12 mbochs passes no O_CLOEXEC to dma_buf_fd(); children (QEMU) must not inherit it.
-    native.fcntl(fd, F_SETFD, FD_CLOEXEC);
+    setCloexec(fd, `set close-on-exec on dma-buf ${plane.dmabufId}`);
   } catch (err) {
     owned.close();
-    throw fromSystemError(err, `set close-on-exec on dma-buf ${plane.dmabufId}`);
+    throw err;
   }
   return new Dmabuf(owned, plane);
 }

@@ -2,6 +2,7 @@
 // reuses one buffer per device and decodes by hand (no allocation but the
 // result object): it is the hot path of every consumer.
 import { InvalidArgumentError, KernelError, UnsupportedError, VfioDisplayError } from '../errors.js';
+import { hasDisplayExtension } from '../device/caps.js';
 import type { VfioDevice } from '../device/device.js';
 import { readField, viewOf } from '../uapi/codec.js';
 import { fourccString } from '../uapi/drm_fourcc.js';
@@ -145,11 +146,20 @@ export class PlaneQuery {
   readonly #device: VfioDevice;
   readonly #bytes = new Uint8Array(ext.vfio_device_gfx_plane_info.size);
   readonly #view = viewOf(this.#bytes);
-  /** Whether queries ask for the extended fields (set once probed). */
-  extended = false;
+  #extended = false;
 
   constructor(device: VfioDevice) {
     this.#device = device;
+  }
+
+  /** Whether queries ask for the extended fields (probeExtended() found them). */
+  get extended(): boolean {
+    return this.#extended;
+  }
+
+  /** The series' plane bits mean what we think only on a device that shows the extension (caps.ts). */
+  #hasExtension(): boolean {
+    return hasDisplayExtension(this.#device.info().capabilities);
   }
 
   #call(flags: number, planeType: number, head: number, what: string): void {
@@ -164,12 +174,23 @@ export class PlaneQuery {
   }
 
   /**
-   * Whether the device offers planes of `mode` (PROBE answers 0), and with
-   * `extended`, the extended fields too; EINVAL or ENOTTY mean no.
+   * Whether the device offers planes of `mode` (PROBE answers 0); EINVAL or
+   * ENOTTY mean no. 'drm-fb' is asked only of a device with the extension.
    */
-  probe(mode: QueryMode, extended = false): boolean {
+  probe(mode: QueryMode): boolean {
+    if (mode === 'drm-fb' && !this.#hasExtension()) return false;
+    return this.#probe(FLAG[mode], mode);
+  }
+
+  /** Whether `mode` planes come with extended info; if so, every later query asks for it. */
+  probeExtended(mode: PlaneMode): boolean {
+    this.#extended = this.#hasExtension() && this.#probe(FLAG[mode] | ext.VFIO_GFX_PLANE_FLAG_EXT_INFO, mode);
+    return this.#extended;
+  }
+
+  #probe(flags: number, mode: QueryMode): boolean {
     try {
-      this.#call(v.VFIO_GFX_PLANE_TYPE_PROBE | FLAG[mode] | (extended ? ext.VFIO_GFX_PLANE_FLAG_EXT_INFO : 0), DRM_PLANE_TYPE.primary, 0, `probe ${mode} planes`);
+      this.#call(v.VFIO_GFX_PLANE_TYPE_PROBE | flags, DRM_PLANE_TYPE.primary, 0, `probe ${mode} planes`);
       return true;
     } catch (err) {
       if (err instanceof KernelError && (err.code === 'EINVAL' || err.code === 'ENOTTY')) return false;
@@ -181,16 +202,16 @@ export class PlaneQuery {
   query(mode: PlaneMode, type: PlaneType, head?: number): PlaneInfo | null;
   query(mode: 'drm-fb', type: PlaneType, head?: number): DrmFbPlane | null;
   query(mode: QueryMode, type: PlaneType, head = 0): PlaneInfo | DrmFbPlane | null {
-    if (head !== 0 && !this.extended) {
+    if (head !== 0 && !this.#extended) {
       throw new UnsupportedError(`${this.#device.name}: querying display head ${head} needs extended plane info (the kernel-patches series)`);
     }
     this.#queryWithRetry(mode, type, head);
-    return decodePlane(this.#view, mode, type, this.extended);
+    return decodePlane(this.#view, mode, type, this.#extended);
   }
 
   #queryWithRetry(mode: QueryMode, type: PlaneType, head: number): void {
     const what = `query the ${type} plane${head ? ` of head ${head}` : ''}`;
-    const flags = FLAG[mode] | (this.extended ? ext.VFIO_GFX_PLANE_FLAG_EXT_INFO : 0);
+    const flags = FLAG[mode] | (this.#extended ? ext.VFIO_GFX_PLANE_FLAG_EXT_INFO : 0);
     try {
       this.#call(flags, DRM_PLANE_TYPE[checkPlaneType(type)], head, what);
     } catch (err) {

@@ -257,13 +257,13 @@ export function toRgba(frame: Frame, options: ConvertOptions = {}): RgbaImage {
  * or encode it, before then).
  */
 export class FrameConverter {
-  private readonly arena = new Arena();
+  readonly #arena = new Arena();
 
   convert(frame: Frame, options: ConvertOptions = {}): RgbaImage {
-    return convertInto(this.arena, frame, options);
+    return convertInto(this.#arena, frame, options);
   }
 
   detile(surface: Surface & { readonly height: number }, options: DetileOptions = {}): Uint8Array {
-    return detileInto(this.arena, surface, options);
+    return detileInto(this.#arena, surface, options);
   }
 }

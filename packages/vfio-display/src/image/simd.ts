@@ -195,35 +195,35 @@ export const SLACK = 16;
  * callers document as valid only until their next call.
  */
 export class Arena {
-  private memory: { readonly buffer: ArrayBuffer; grow(pages: number): number } | undefined;
-  private fns: Exports | undefined;
-  private view = new Uint8Array(0);
-  private next = 32;
+  #memory: { readonly buffer: ArrayBuffer; grow(pages: number): number } | undefined;
+  #fns: Exports | undefined;
+  #view = new Uint8Array(0);
+  #next = 32;
 
   /** The whole memory; fetch it again after reset(). */
   get bytes(): Uint8Array {
-    return this.view;
+    return this.#view;
   }
 
   /** Makes room for `totalBytes` of regions and forgets the previous ones. */
   reset(totalBytes: number): void {
     const pages = Math.ceil((totalBytes + 32) / PAGE);
-    if (this.memory === undefined) {
+    if (this.#memory === undefined) {
       compiled ??= new wasm.Module(moduleBytes());
-      this.memory = new wasm.Memory({ initial: pages });
-      this.fns = new wasm.Instance(compiled, { env: { memory: this.memory } }).exports as Exports;
-    } else if (this.memory.buffer.byteLength < pages * PAGE) {
-      this.memory.grow(pages - this.memory.buffer.byteLength / PAGE);
+      this.#memory = new wasm.Memory({ initial: pages });
+      this.#fns = new wasm.Instance(compiled, { env: { memory: this.#memory } }).exports as Exports;
+    } else if (this.#memory.buffer.byteLength < pages * PAGE) {
+      this.#memory.grow(pages - this.#memory.buffer.byteLength / PAGE);
     }
-    this.view = new Uint8Array(this.memory.buffer);
-    this.next = 32;
+    this.#view = new Uint8Array(this.#memory.buffer);
+    this.#next = 32;
   }
 
   /** Reserves `size` bytes (plus SLACK), 16-byte aligned; returns the offset. */
   alloc(size: number): number {
-    const at = this.next;
-    this.next += Arena.size(size);
-    if (this.next > this.view.length) throw new RangeError('image arena: region past the end of its memory');
+    const at = this.#next;
+    this.#next += Arena.size(size);
+    if (this.#next > this.#view.length) throw new RangeError('image arena: region past the end of its memory');
     return at;
   }
 
@@ -234,22 +234,22 @@ export class Arena {
 
   /** Sets the byte shuffle (16 indices, >= 16 gives 0) and the OR mask. */
   masks(shuffle: ArrayLike<number>, or: ArrayLike<number>): void {
-    this.view.set(shuffle, 0);
-    this.view.set(or, 16);
+    this.#view.set(shuffle, 0);
+    this.#view.set(or, 16);
   }
 
   /** Converts `size` bytes (rounded up to 16) from src to dst; they may be the same. */
   shuffle(src: number, dst: number, size: number): void {
-    this.exports().shuffle(src, dst, Math.ceil(size / 16));
+    this.#exports().shuffle(src, dst, Math.ceil(size / 16));
   }
 
   gather(src: number, tilesPerRow: number, tile: TileShape, y0: number, rows: number, xb0: number, xb1: number, dst: number, dstStride: number): void {
-    this.exports().gather(src, tilesPerRow, tile.log2Height, tile.log2Unit, y0, rows, xb0, xb1, dst, dstStride);
+    this.#exports().gather(src, tilesPerRow, tile.log2Height, tile.log2Unit, y0, rows, xb0, xb1, dst, dstStride);
   }
 
-  private exports(): Exports {
-    if (this.fns === undefined) throw new RangeError('image arena: reset() first');
-    return this.fns;
+  #exports(): Exports {
+    if (this.#fns === undefined) throw new RangeError('image arena: reset() first');
+    return this.#fns;
   }
 }
 

@@ -4,7 +4,7 @@
 // the value array); and the ioctl itself with its typed refusal.
 import { AtomicCommitError, ClosedError, fromSystemError, InvalidArgumentError, PermissionError, VfioDisplayError, type CommitObject } from '../errors.js';
 import { OwnedFd } from '../fd.js';
-import type { PointerPatch } from '../native.js';
+import type { PointerPatch } from '../sys.js';
 import { encode } from '../uapi/codec.js';
 import * as d from '../uapi/drm.js';
 import { waitReadable, type WaitOptions } from '../wait.js';

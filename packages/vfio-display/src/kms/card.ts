@@ -3,8 +3,7 @@
 // owns, and commits with their completion events.
 import { constants, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { fromSystemError, InvalidArgumentError, NotFoundError, PermissionError, UnsupportedError, VfioDisplayError } from '../errors.js';
-import type { PointerPatch } from '../native.js';
-import { dupCloexec, setNonBlocking } from '../sys.js';
+import { dupCloexec, setNonBlocking, type PointerPatch } from '../sys.js';
 import { decode, encode, readField, viewOf } from '../uapi/codec.js';
 import * as d from '../uapi/drm.js';
 import { AtomicRequest, atomicIoctl, fromFixed16, type PlaneUpdate, type Rect } from './atomic.js';
@@ -373,6 +372,19 @@ export class Card implements Disposable {
   /** All connectors, probed now (status and modes can change). */
   connectors(): Connector[] {
     return this.connectorIds.map((id) => this.connector(id));
+  }
+
+  /**
+   * The connector `given` names: its id, or its name as sysfs has it
+   * ("HDMI-A-1", "Virtual-1"), or its id as text (a command-line argument).
+   * NotFoundError lists the card's connectors.
+   */
+  findConnector(given: number | string): Connector {
+    const connectors = this.connectors();
+    const found = connectors.find((c) => c.id === given || c.name === given || String(c.id) === given);
+    if (found) return found;
+    const known = connectors.map((c) => `${c.name} (${c.id}, ${c.connection})`).join(', ') || 'none';
+    throw new NotFoundError(`${this.path} has no connector ${JSON.stringify(given)} (it has ${known})`);
   }
 
   /**

@@ -3,8 +3,7 @@
 // blobs, fences), closed with it.
 import { ClosedError, fromSystemError, VfioDisplayError } from '../errors.js';
 import { OwnedFd } from '../fd.js';
-import type { PointerPatch } from '../native.js';
-import { ioctl } from '../sys.js';
+import { ioctl, type PointerPatch } from '../sys.js';
 
 /** Something the file owns: released by close() (idempotent). */
 export interface Resource {
@@ -16,7 +15,7 @@ export class DrmFile {
   readonly path: string;
   readonly #owned = new Set<Resource>();
   /** GEM handles the file keeps open (dumb buffers): an import that gets one back must not close it. */
-  readonly heldHandles = new Set<number>();
+  readonly #heldHandles = new Set<number>();
 
   constructor(fd: number, path: string) {
     this.#fd = new OwnedFd(fd, `DRM card ${path}`);
@@ -38,6 +37,20 @@ export class DrmFile {
   /** ioctl(2) on the card; `what` names the operation for the error message. */
   ioctl(request: number, arg: Uint8Array | number, name: string, what: string, pointers?: readonly PointerPatch[]): number {
     return ioctl(this.fd, request, arg, name, `${what} (${this.path})`, pointers);
+  }
+
+  /** Marks a GEM handle as kept open by a resource of this file (a dumb buffer). */
+  holdHandle(handle: number): void {
+    this.#heldHandles.add(handle);
+  }
+
+  unholdHandle(handle: number): void {
+    this.#heldHandles.delete(handle);
+  }
+
+  /** Whether a resource keeps `handle` open: PRIME_FD_TO_HANDLE answers such a handle for its own dma-buf. */
+  holdsHandle(handle: number): boolean {
+    return this.#heldHandles.has(handle);
   }
 
   /** Registers `resource` to be closed with the file. */

@@ -2,8 +2,8 @@
 // with PAGE_FLIP_EVENT carries its own user_data, and the kernel sends one
 // FLIP_COMPLETE event with it per CRTC of the commit. One reader per card
 // waits (uv_poll, never the thread pool) only while commits are pending.
-import { ClosedError, fromSystemError, MalformedReplyError } from '../errors.js';
-import { native } from '../native.js';
+import { ClosedError, MalformedReplyError } from '../errors.js';
+import { readAvailable } from '../sys.js';
 import { decode, viewOf } from '../uapi/codec.js';
 import * as d from '../uapi/drm.js';
 import { waitReadable } from '../wait.js';
@@ -131,14 +131,8 @@ export class EventReader {
   /** Reads every queued event (the fd is non-blocking) and settles the commits they complete. */
   #drain(): void {
     for (;;) {
-      let n: number;
-      try {
-        n = native.read(this.#file.fd, this.#buffer);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return;
-        throw fromSystemError(err, `read events from ${this.#file.path}`);
-      }
-      if (n === 0) return;
+      const n = readAvailable(this.#file.fd, this.#buffer, `read events from ${this.#file.path}`);
+      if (n === null || n === 0) return;
       for (const event of parseEvents(this.#buffer.subarray(0, n))) {
         const p = this.#pending.get(event.userData);
         if (!p) continue;

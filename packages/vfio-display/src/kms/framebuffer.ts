@@ -1,8 +1,8 @@
 // Framebuffers: a dma-buf imported into the card (PRIME_FD_TO_HANDLE ->
 // ADDFB2, the GEM handle closed at once since the framebuffer holds the
 // object), and dumb buffers (CPU-drawn, e.g. for tests and writeback).
-import { ClosedError, fromSystemError, InvalidArgumentError, UnsupportedError, VfioDisplayError } from '../errors.js';
-import { native } from '../native.js';
+import { ClosedError, InvalidArgumentError, UnsupportedError, VfioDisplayError } from '../errors.js';
+import { mmapShared, munmap } from '../sys.js';
 import { encode, readField, viewOf } from '../uapi/codec.js';
 import * as d from '../uapi/drm.js';
 import { DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, DRM_FORMAT_XRGB8888, formatInfo, fourccString, modifierName } from '../uapi/drm_fourcc.js';
@@ -118,7 +118,7 @@ export function importDmabuf(file: DrmFile, caps: FramebufferCaps, dmabufFd: num
   try {
     return addFramebuffer(file, caps, handle, layout);
   } finally {
-    if (!file.heldHandles.has(handle)) closeGemHandle(file, handle);
+    if (!file.holdsHandle(handle)) closeGemHandle(file, handle);
   }
 }
 
@@ -144,10 +144,6 @@ export interface DumbBufferOptions {
   /** Default DRM_FORMAT_XRGB8888; must be a format of the fourcc table (for its bytes per pixel). */
   readonly format?: number | undefined;
 }
-
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
 
 /** A dumb buffer (CPU-mapped, linear) with its framebuffer. */
 export class DumbBuffer extends FileResource {
@@ -181,11 +177,7 @@ export class DumbBuffer extends FileResource {
       const arg = encode(d.drm_mode_map_dumb, { handle: this.handle });
       this.file.ioctl(d.DRM_IOCTL_MODE_MAP_DUMB, arg, 'DRM_IOCTL_MODE_MAP_DUMB', `map dumb buffer ${this.handle}`);
       const offset = readField(viewOf(arg), d.drm_mode_map_dumb.fields.offset);
-      try {
-        this.#mapping = native.mmap(this.file.fd, this.size, PROT_READ | PROT_WRITE, MAP_SHARED, Number(offset));
-      } catch (err) {
-        throw fromSystemError(err, `mmap dumb buffer ${this.handle} of ${this.file.path}`);
-      }
+      this.#mapping = mmapShared(this.file.fd, this.size, Number(offset), true, `mmap dumb buffer ${this.handle} of ${this.file.path}`);
     }
     return new Uint8Array(this.#mapping);
   }
@@ -203,8 +195,8 @@ export class DumbBuffer extends FileResource {
   }
 
   protected destroy(fileOpen: boolean): void {
-    this.file.heldHandles.delete(this.handle);
-    if (this.#mapping) native.munmap(this.#mapping);
+    this.file.unholdHandle(this.handle);
+    if (this.#mapping) munmap(this.#mapping, `unmap dumb buffer ${this.handle} of ${this.file.path}`);
     this.#mapping = undefined;
     this.framebuffer.close();
     if (!fileOpen) return;
@@ -225,14 +217,14 @@ export function createDumb(file: DrmFile, caps: FramebufferCaps, options: DumbBu
   file.ioctl(d.DRM_IOCTL_MODE_CREATE_DUMB, arg, 'DRM_IOCTL_MODE_CREATE_DUMB', `create a ${width}x${height} ${info.name} dumb buffer`);
   const reply = viewOf(arg);
   const handle = readField(reply, d.drm_mode_create_dumb.fields.handle);
-  file.heldHandles.add(handle);
+  file.holdHandle(handle);
   const layout: FramebufferLayout = { width, height, format, stride: readField(reply, d.drm_mode_create_dumb.fields.pitch) };
   const size = Number(readField(reply, d.drm_mode_create_dumb.fields.size));
   let framebuffer: Framebuffer;
   try {
     framebuffer = addFramebuffer(file, caps, handle, layout);
   } catch (err) {
-    file.heldHandles.delete(handle);
+    file.unholdHandle(handle);
     destroyDumb(file, handle);
     throw err;
   }
