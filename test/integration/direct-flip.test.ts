@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AtomicCommitError, directFlip, drmCardOfParent, type Display, uapi, type CrtcState, type DirectFlipOptions, type FlipFrame, type PlaneState, type OutFence, type WritebackCapture } from 'vfio-display';
+import { AtomicCommitError, directFlip, drmCardOfParent, type Display, uapi, type CrtcState, type DirectFlipOptions, type FlipFrame, type KmsPlaneState, type OutFence, type WritebackCapture } from 'vfio-display';
 import { openMbochsGuest, openMdpyGuest } from '../lib/bochs-guest.js';
 import { findVkmsCard, kernelLogMark, kernelLogSince, requireRig, rigKernel } from '../lib/rig.js';
 import { captureScanout, CrtcCrcs, openFds, openVkms, rgbMismatches, solid, vkmsCrc, writebackMode, type VkmsOutput } from '../lib/vkms.js';
@@ -16,7 +16,7 @@ requireRig();
 const patched = rigKernel === 'patched';
 
 /** What vkms's output shows: the CRTC's mode, its primary plane, where Virtual-1 goes. */
-function outputState(out: VkmsOutput): { active: boolean; mode: CrtcState['mode']; plane: PlaneState; virtual: bigint | undefined } {
+function outputState(out: VkmsOutput): { active: boolean; mode: CrtcState['mode']; plane: KmsPlaneState; virtual: bigint | undefined } {
   const { active, mode } = out.card.crtcState(out.crtcId);
   return { active, mode, plane: out.card.planeState(out.primary.id), virtual: out.card.properties.get(out.virtual.id, 'CRTC_ID') };
 }

@@ -196,7 +196,7 @@ test('mdpy: a region plane whose pixels are what was written to the framebuffer'
   const drawn = testPattern(640, 480, 7);
   using bar0 = display.device.mmap(0);
   bar0.bytes.set(drawn);
-  assert.ok(Buffer.from(display.framebuffer(plane).subarray(0, drawn.length)).equals(drawn));
+  assert.ok(Buffer.from(display.regionBytes(plane).subarray(0, drawn.length)).equals(drawn));
 });
 
 /** The preferred (first detailed) timing's size, read as EDID 1.4 lays it out. */

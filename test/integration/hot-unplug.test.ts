@@ -88,7 +88,7 @@ describe('hot-unplug of an open mdev', { timeout: 300_000 }, () => {
     assert.equal(display.features.planes, 'region');
     const plane = display.query();
     assert.ok(plane?.mode === 'region');
-    display.framebuffer(plane);
+    display.regionBytes(plane);
     await removeAndExpectLetGo(mdev, display, fds);
   });
 

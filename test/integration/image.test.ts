@@ -32,7 +32,7 @@ test('mdpy: the region framebuffer as RGBA and PNG', () => {
   assert.ok(plane?.mode === 'region');
   using bar0 = display.device.mmap(0);
   bar0.bytes.set(testPattern(plane.width, plane.height, 5));
-  check('mdpy', plane, display.framebuffer(plane), expected(plane.width, plane.height, 5));
+  check('mdpy', plane, display.regionBytes(plane), expected(plane.width, plane.height, 5));
 });
 
 test('mbochs: the guest\'s front and back buffers as RGBA and PNG', (t) => {

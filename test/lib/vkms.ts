@@ -7,15 +7,15 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
-import { chooseMode, openCard, type AtomicRequest, type Card, type CommitCompletion, type Connector, type ModeInfo, type Plane } from 'vfio-display';
+import { chooseMode, openCard, type AtomicRequest, type Card, type CommitCompletion, type Connector, type ModeInfo, type KmsPlane } from 'vfio-display';
 import type { DrmCard } from './rig.js';
 
 /** Disposing it closes the card. */
 export interface VkmsOutput extends Disposable {
   readonly card: Card;
   readonly crtcId: number;
-  readonly primary: Plane;
-  readonly cursor: Plane;
+  readonly primary: KmsPlane;
+  readonly cursor: KmsPlane;
   readonly virtual: Connector;
   readonly writeback: Connector;
 }

@@ -234,7 +234,7 @@ class Screenshots implements Disposable {
           map.end('read');
         }
       } else {
-        bytes = this.#converter.convert({ ...plane, bytes: this.#display.framebuffer(plane) }).data.slice();
+        bytes = this.#converter.convert({ ...plane, bytes: this.#display.regionBytes(plane) }).data.slice();
       }
       const tmp = join(this.#dir, '.screen.png.tmp');
       writeFileSync(tmp, encodePng({ width: plane.width, height: plane.height, data: bytes }));

@@ -55,9 +55,9 @@ export {
   type DriverVersion,
   type Encoder,
   type OpenCardOptions,
-  type Plane,
+  type KmsPlane,
   type KmsPlaneType,
-  type PlaneState,
+  type KmsPlaneState,
 } from './kms/card.js';
 export { AtomicRequest, OutFence, fromFixed16, toFixed16, type CrtcUpdate, type PlaneUpdate, type Rect } from './kms/atomic.js';
 export type { FlipEvent } from './kms/events.js';

@@ -16,7 +16,7 @@ import { println } from './output.js';
 
 /** The plane's pixels as RGBA, read while the CPU access is bracketed (dma-buf sync). */
 export function planeImage(display: Display, plane: PlaneInfo): RgbaImage {
-  if (plane.mode === 'region') return toRgba({ ...plane, bytes: display.framebuffer(plane) });
+  if (plane.mode === 'region') return toRgba({ ...plane, bytes: display.regionBytes(plane) });
   using map = display.dmabuf(plane).map();
   map.begin('read');
   try {

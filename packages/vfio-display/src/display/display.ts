@@ -14,7 +14,7 @@ import { EdidRegion, type EdidLimits, type EdidUpdateOptions } from './edid.js';
 import { fitModes, generateEdid, type DisplayMode, type EdidOptions } from './edid-generator.js';
 import { PlaneQuery, checkPlaneType, type DrmFbPlane, type PlaneInfo, type PlaneMode, type PlaneType } from './plane.js';
 import { KernelFlip, type KernelFlipPlacement } from './kernel-flip.js';
-import { RegionFramebuffer, type RegionPlane } from './region.js';
+import { RegionView, type RegionPlane } from './region.js';
 
 export interface DisplayFeatures {
   /** How planes are delivered: dma-bufs (mbochs, GVT-g) or a device region (mdpy). */
@@ -60,7 +60,7 @@ export class Display implements Disposable {
   readonly #ownsDevice: boolean;
   readonly #planes: PlaneQuery;
   readonly #dmabufs: DmabufCache;
-  readonly #framebuffer: RegionFramebuffer;
+  readonly #regionView: RegionView;
   readonly #edid: EdidRegion | null;
   /** The display change IRQ's one subscription, shared by every event-mode stream. */
   readonly #hub: ChangeHub | null;
@@ -88,7 +88,7 @@ export class Display implements Disposable {
       throw new UnsupportedError(`${device.name} is not a display device: it answers neither dma-buf nor region plane probes`, { code: 'ERR_VFIO_NOT_A_DISPLAY' });
     }
     this.#dmabufs = new DmabufCache(device, dmabufCacheSize);
-    this.#framebuffer = new RegionFramebuffer(device);
+    this.#regionView = new RegionView(device);
     const edidRegion = device.findRegion(v.VFIO_REGION_TYPE_GFX, v.VFIO_REGION_SUBTYPE_GFX_EDID);
     this.#edid = edidRegion ? new EdidRegion(device, edidRegion) : null;
     const changeIrq = device.findIrq(ext.VFIO_IRQ_TYPE_GFX, ext.VFIO_IRQ_SUBTYPE_GFX_DISPLAY) ?? null;
@@ -198,9 +198,12 @@ export class Display implements Disposable {
     return exportDmabuf(this.device, plane);
   }
 
-  /** The bytes of a region plane (a live view of the device's framebuffer). */
-  framebuffer(plane: RegionPlane): Uint8Array {
-    return this.#framebuffer.bytes(plane);
+  /**
+   * The bytes of a region plane: a live view of the device's framebuffer
+   * memory (not a KMS Framebuffer, which kms/ hands out).
+   */
+  regionBytes(plane: RegionPlane): Uint8Array {
+    return this.#regionView.bytes(plane);
   }
 
   /** The EDID region, or null where the device has none. */
@@ -289,7 +292,7 @@ export class Display implements Disposable {
     this.device.removal.removeEventListener('abort', this.#onRemoval);
     this.#hub?.close();
     this.#dmabufs.clear();
-    this.#framebuffer.close();
+    this.#regionView.close();
     if (this.#ownsDevice) this.device.close();
   }
 

@@ -1,4 +1,4 @@
-// Region-mode framebuffers (mdpy and the like): the plane lives in a device
+// Region planes (mdpy and the like): the plane lives in a device
 // region, mmapped once and mapped again when index, size or format change.
 import type { RegionMapping, VfioDevice } from '../device/device.js';
 import { MalformedReplyError } from '../errors.js';
@@ -6,7 +6,7 @@ import type { PlaneInfo } from './plane.js';
 
 export type RegionPlane = Extract<PlaneInfo, { mode: 'region' }>;
 
-export class RegionFramebuffer implements Disposable {
+export class RegionView implements Disposable {
   readonly #device: VfioDevice;
   #mapping: RegionMapping | undefined;
   #plane: RegionPlane | undefined;

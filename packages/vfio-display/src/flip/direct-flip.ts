@@ -611,7 +611,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   /** A region plane's bytes copied into a host buffer, or null when they are the last frame's. */
   #regionFramebuffer(plane: RegionPlane): { fb: Framebuffer; geometry: GuestGeometry } | null {
     this.#region ??= new RegionCopy(this.#card);
-    const buffer = this.#region.frame(plane, this.#display.framebuffer(plane));
+    const buffer = this.#region.frame(plane, this.#display.regionBytes(plane));
     return buffer && { fb: buffer.framebuffer, geometry: { width: plane.width, height: plane.height } };
   }
 

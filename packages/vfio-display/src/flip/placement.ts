@@ -3,7 +3,7 @@
 // host can show a guest mode that differs from its own. Pure arithmetic,
 // no kernel: directFlip turns the result into SRC_* / CRTC_* properties.
 import type { Rect } from '../kms/atomic.js';
-import { planeSupports, type Plane } from '../kms/card.js';
+import { planeSupports, type KmsPlane } from '../kms/card.js';
 import type { FramebufferLayout } from '../kms/framebuffer.js';
 import { DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, formatInfo, fourccString, modifierName } from '../uapi/drm_fourcc.js';
 
@@ -132,7 +132,7 @@ export interface CursorLimits {
  * or size), or null if it can. A cursor it cannot show is hidden, as QEMU
  * does, rather than ending the flip.
  */
-export function cursorProblem(host: Plane, limits: CursorLimits, cursor: { readonly drmFormat: number; readonly modifier: bigint } & Size): string | null {
+export function cursorProblem(host: KmsPlane, limits: CursorLimits, cursor: { readonly drmFormat: number; readonly modifier: bigint } & Size): string | null {
   if (!planeSupports(host, cursor.drmFormat, limits.modifiers ? cursor.modifier : undefined)) {
     return `host cursor plane ${host.id} cannot scan out ${fourccString(cursor.drmFormat)} ${modifierName(cursor.modifier)} (its formats: ${host.formats.map(fourccString).join(' ')})`;
   }

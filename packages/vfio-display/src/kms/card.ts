@@ -51,7 +51,7 @@ export interface Crtc {
 
 export type KmsPlaneType = 'primary' | 'overlay' | 'cursor';
 
-export interface Plane {
+export interface KmsPlane {
   readonly id: number;
   readonly type: KmsPlaneType;
   /** The CRTCs it can be on. */
@@ -62,7 +62,7 @@ export interface Plane {
 }
 
 /** Whether `plane` scans out `format` with `modifier` (undefined: implicit). */
-export function planeSupports(plane: Plane, format: number, modifier?: bigint): boolean {
+export function planeSupports(plane: KmsPlane, format: number, modifier?: bigint): boolean {
   if (!plane.formats.includes(format)) return false;
   if (modifier === undefined || plane.modifiers.size === 0) return modifier === undefined || modifier === 0n;
   return plane.modifiers.get(format)?.includes(modifier) ?? false;
@@ -102,7 +102,7 @@ export interface CrtcState {
   readonly mode: ModeInfo | null;
 }
 
-export interface PlaneState {
+export interface KmsPlaneState {
   readonly fbId: number;
   readonly crtcId: number;
   readonly src: Rect;
@@ -269,7 +269,7 @@ export class Card implements Disposable {
   readonly crtcs: readonly Crtc[];
   readonly encoders: readonly Encoder[];
   readonly connectorIds: readonly number[];
-  readonly planes: readonly Plane[];
+  readonly planes: readonly KmsPlane[];
   /** Property names, ids and values of the card's objects (cached per object). */
   readonly properties: Properties;
 
@@ -330,7 +330,7 @@ export class Card implements Disposable {
     return { id, type: e.encoder_type, crtcs: maskToIds(e.possible_crtcs, crtcIds), clones: maskToIds(e.possible_clones, encoderIds) };
   }
 
-  #readPlanes(crtcIds: readonly number[]): Plane[] {
+  #readPlanes(crtcIds: readonly number[]): KmsPlane[] {
     const f = d.drm_mode_get_plane_res.fields;
     let ids = idArray(0);
     for (let attempt = 0; ; attempt++) {
@@ -347,7 +347,7 @@ export class Card implements Disposable {
     return [...ids].map((id) => this.#plane(id, crtcIds));
   }
 
-  #plane(id: number, crtcIds: readonly number[]): Plane {
+  #plane(id: number, crtcIds: readonly number[]): KmsPlane {
     const f = d.drm_mode_get_plane.fields;
     const counts = encode(d.drm_mode_get_plane, { plane_id: id });
     this.#file.ioctl(d.DRM_IOCTL_MODE_GETPLANE, counts, 'DRM_IOCTL_MODE_GETPLANE', `get plane ${id}`);
@@ -432,7 +432,7 @@ export class Card implements Disposable {
   }
 
   /** The planes that can go on `crtcId`, optionally of one type. */
-  planesFor(crtcId: number, type?: KmsPlaneType): Plane[] {
+  planesFor(crtcId: number, type?: KmsPlaneType): KmsPlane[] {
     return this.planes.filter((p) => p.crtcs.includes(crtcId) && (type === undefined || p.type === type));
   }
 
@@ -444,7 +444,7 @@ export class Card implements Disposable {
   }
 
   /** What a plane shows now. */
-  planeState(planeId: number): PlaneState {
+  planeState(planeId: number): KmsPlaneState {
     const values = this.properties.values(planeId);
     const get = (name: string): bigint => values.get(name) ?? 0n;
     const signed = (name: string): number => Number(signedValue(this.properties.info(this.properties.id(planeId, name)), get(name)));

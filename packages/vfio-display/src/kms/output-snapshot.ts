@@ -5,7 +5,7 @@
 // leaves its plane off.
 import { AtomicCommitError, VfioDisplayError } from '../errors.js';
 import type { AtomicRequest } from './atomic.js';
-import type { Card, CrtcState, PlaneState } from './card.js';
+import type { Card, CrtcState, KmsPlaneState } from './card.js';
 
 export type RestoreResult = 'restored' | 'planes off';
 
@@ -15,7 +15,7 @@ export class OutputSnapshot {
   readonly crtc: CrtcState;
   /** The connectors the CRTC drove. */
   readonly connectorIds: readonly number[];
-  readonly planes: ReadonlyMap<number, PlaneState>;
+  readonly planes: ReadonlyMap<number, KmsPlaneState>;
 
   private constructor(card: Card, crtcId: number, planeIds: readonly number[]) {
     this.#card = card;
