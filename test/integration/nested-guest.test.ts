@@ -141,18 +141,23 @@ describe('the fd hand-over without a guest', () => {
 });
 
 describe('a real guest on the vGPU', () => {
-  test('qemu-helper: the guest draws on the vGPU, --stats follows its display (patched: --flip onto vkms, --screenshot), SIGTERM stops QEMU and leaves no process or fd', BOOT, async (t: TestContext) => {
+  test('qemu-helper: the guest draws on the vGPU, --stats follows its display (patched: --flip onto a lease of a vkms output handed down as fd 3, --screenshot), SIGTERM stops QEMU and leaves no process or fd', BOOT, async (t: TestContext) => {
     using mdev = createMdev('mbochs', 'mbochs-small');
     assert.ok(mdev.cdev);
     const start = performance.now();
     const shots = mkdtempSync('/tmp/qemu-helper-shots-');
+    // The test is the DRM master that lends one output to the VM's helper (README: Several VMs).
+    using out = openVkms();
+    // Virtual-1 (fbcon's) off the CRTC first: the lessee cannot see it to take it off, and vkms refuses the clone.
+    out.card.commitBlocking(out.card.atomic().setCrtc(out.crtcId, { active: false, modeId: 0 }).setConnector(out.virtual.id, 0), { allowModeset: true });
+    using lease = out.card.createLease([out.writeback.id, out.crtcId, out.primary.id]);
     // Stock 6.12 mbochs dma-bufs can neither be scanned out by vkms nor mapped (kernel-patches 0003, 0004).
-    const serve = patched ? ['--flip', findVkmsCard().node, '--connector', 'Writeback-1', '--screenshot', shots] : [];
-    const helper = spawn(process.execPath, [HELPER, '--mdev', mdev.uuid, '--stats', ...serve, '--', ...guestArgs(initramfs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const serve = patched ? ['--flip', 'fd:3', '--connector', 'Writeback-1', '--screenshot', shots] : [];
+    const helper = spawn(process.execPath, [HELPER, '--mdev', mdev.uuid, '--stats', ...serve, '--', ...guestArgs(initramfs)], { stdio: ['ignore', 'pipe', 'pipe', lease.fd] });
     const exited = exitOf(helper);
     let qemuPid = 0;
     try {
-      const lines = new Lines([helper.stdout, helper.stderr], () => undefined);
+      const lines = new Lines(helper.stdout && helper.stderr ? [helper.stdout, helper.stderr] : [], () => undefined);
       qemuPid = Number((await lines.waitFor(/^qemu-helper: QEMU [\d.]+ \(pid (\d+)\)/))[1]);
       await lines.waitFor(/^qemu-helper: QEMU bound /);
       t.diagnostic(`bound after ${seconds(start)}`);
@@ -163,7 +168,7 @@ describe('a real guest on the vGPU', () => {
       await lines.waitFor(/^nested-guest: drew the banner$/);
       t.diagnostic(`guest banner after ${seconds(start)}`);
       if (patched) {
-        await lines.waitFor(/^qemu-helper: direct flip onto \/dev\/dri\/card\d+ \(vkms\): Writeback-1, CRTC \d+, plane \d+, each guest flip committed by the kernel \(a lease of the CRTC and plane\)$/);
+        await lines.waitFor(/^qemu-helper: direct flip onto \/dev\/dri\/card\d+ \(fd 3\) \(vkms\): Writeback-1, CRTC \d+, plane \d+, each guest flip committed by the kernel \(a lease of the CRTC and plane\)$/);
         // A kernel flip's framebuffer is the kernel's, made by whichever thread made the commit.
         assert.ok(
           vkmsPlanesShowing().some((p) => / 640x480 /.test(p)),

@@ -33,6 +33,7 @@ test('bad usage: one line on stderr naming the problem, exit status 2', () => {
     [['--mdev', UUID, '--bind-timeout', '0'], /--bind-timeout must be positive/],
     [['--mdev', UUID, '--qemu', ''], /--qemu must name a program/],
     [['--mdev', UUID, '--flip', '/etc/passwd'], /--flip takes a DRM card node such as \/dev\/dri\/card0/],
+    [['--mdev', UUID, '--flip', 'fd:three'], /--flip takes a DRM card node such as \/dev\/dri\/card0, or fd:N/],
     [['--mdev', UUID, '--flip', '/dev/dri/card0', '--fit', 'zoom'], /--fit is auto, modeset, center, scale or stretch/],
     [['--mdev', UUID, '--connector', 'HDMI-A-1'], /--connector, --fit and --fit-edid go with --flip/],
     [['--mdev', UUID, '--fit-edid'], /--connector, --fit and --fit-edid go with --flip/],

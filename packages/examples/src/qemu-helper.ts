@@ -12,12 +12,12 @@
 // direct flip onto a host display plane, screenshots, statistics.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { Display, FrameConverter, HandoverError, directFlip, encodePng, fitGuestToConnector, modifierName, openCard, openHandover, type ChangeSource, type PlaneInfo } from 'vfio-display';
+import { Display, FrameConverter, HandoverError, directFlip, encodePng, fitGuestToConnector, modifierName, openCard, openHandover, type Card, type ChangeSource, type PlaneInfo } from 'vfio-display';
 import { z } from 'zod';
 
 const USAGE = `usage: qemu-helper --mdev <uuid> [options] -- <QEMU arguments>
@@ -28,10 +28,12 @@ vGPU's display until QEMU exits.
 
   --mdev UUID          the vGPU: an mdev instance (/sys/bus/mdev/devices/UUID)
   --qemu PATH          the QEMU to run (default qemu-system-x86_64); QEMU >= 9.0
-  --flip CARD          show the guest on a host display, zero-copy: each guest
+  --flip CARD|fd:N     show the guest on a host display, zero-copy: each guest
                        frame is flipped onto CARD's primary plane (/dev/dri/cardN;
                        the helper must be its DRM master: run it from a text
-                       console, not under a compositor)
+                       console, not under a compositor), or onto a DRM fd the
+                       parent passed down as fd N, such as a lease of one output
+                       (a supervisor lending one output per VM)
   --connector ID|NAME  with --flip: the output (default: the first connected one)
   --fit HOW            with --flip: auto (default), modeset, center, scale, stretch
   --fit-edid           with --flip: give the guest that output's preferred mode,
@@ -62,7 +64,11 @@ const optionsSchema = z.strictObject({
     .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, '--mdev must be an mdev UUID (8-4-4-4-12 hex digits)'),
   qemu: z.string().min(1, '--qemu must name a program').default('qemu-system-x86_64'),
   stats: z.boolean().default(false),
-  flip: z.string().regex(/^\/dev\/dri\/card\d+$/, '--flip takes a DRM card node such as /dev/dri/card0').optional(),
+  flip: z
+    .string()
+    .regex(/^(\/dev\/dri\/card\d+|fd:\d{1,9})$/, '--flip takes a DRM card node such as /dev/dri/card0, or fd:N (a DRM fd passed down, such as a lease)')
+    .transform((s) => (s.startsWith('fd:') ? { fd: Number(s.slice(3)) } : s))
+    .optional(),
   connector: z.union([z.coerce.number().int().positive(), z.string().min(1)]).optional(),
   fit: z.enum(['auto', 'modeset', 'center', 'scale', 'stretch'], { error: '--fit is auto, modeset, center, scale or stretch' }).default('auto'),
   fitEdid: z.boolean().default(false),
@@ -254,7 +260,6 @@ class Screenshots implements Disposable {
 
 interface ServeOptions {
   readonly stats: boolean;
-  readonly flip?: string | undefined;
   readonly connector?: number | string | undefined;
   readonly fit: 'auto' | 'modeset' | 'center' | 'scale' | 'stretch';
   readonly fitEdid: boolean;
@@ -265,11 +270,10 @@ interface ServeOptions {
  * Serves the display of a bound vGPU until `signal` aborts. The changes are
  * taken from one stream: directFlip's (--flip) or the display's own.
  */
-async function serveDisplay(display: Display, options: ServeOptions, signal: AbortSignal): Promise<void> {
+async function serveDisplay(display: Display, card: Card | undefined, options: ServeOptions, signal: AbortSignal): Promise<void> {
   const shots = options.screenshot === undefined ? undefined : new Screenshots(display, options.screenshot);
   try {
-    if (options.flip !== undefined) {
-      using card = openCard(options.flip);
+    if (card !== undefined) {
       const flip = directFlip(display, card, { signal, fit: options.fit, connectorId: options.connector === undefined ? undefined : card.findConnector(options.connector).id });
       const o = flip.output;
       note(`direct flip onto ${card.path} (${card.driver.name}): ${o.connectorName}, CRTC ${o.crtcId}, plane ${o.planeId}, ${flip.stats.flipper === 'kernel' ? 'each guest flip committed by the kernel (a lease of the CRTC and plane)' : 'each guest flip committed by this helper'}`);
@@ -381,6 +385,11 @@ class StopSignals implements Disposable {
 
 async function run(options: HelperOptions): Promise<number> {
   const version = checkQemu(options.qemu);
+  // The card first: a bad one fails before QEMU starts, and a DRM fd handed
+  // down (a lease) is closed once the card has its own (close-on-exec) copy,
+  // so QEMU does not inherit it and keep the output after the helper ends.
+  using card = options.flip === undefined ? undefined : openCard(options.flip);
+  if (typeof options.flip === 'object') closeSync(options.flip.fd);
   using handover = openHandover(options.mdev);
   // Installed before QEMU starts, so no signal can end the helper and leave QEMU behind.
   using stop = new StopSignals();
@@ -399,7 +408,7 @@ async function run(options: HelperOptions): Promise<number> {
     const device = await handover.waitBound({ child: qemu, signal: stop.signal, timeoutMs: options.bindTimeout * 1000 });
     using display = new Display(device);
     note(`QEMU bound ${handover.uuid}; serving its display (${display.features.planes} planes)`);
-    await serveDisplay(display, options, AbortSignal.any([stop.signal, gone.signal]));
+    await serveDisplay(display, card, options, AbortSignal.any([stop.signal, gone.signal]));
   } catch (err) {
     // A stop during the wait is no failure; anything else is, unless QEMU's own exit says more.
     if (err !== stop.signal.reason) {
