@@ -60,6 +60,7 @@ test('vkms Virtual-1\'s preferred mode becomes the mbochs guest\'s preferred mod
     writeFileSync(file, first);
     const decoded = execFileSync('edid-decode', ['--check', file], { encoding: 'utf8' });
     assert.match(decoded, new RegExp(`DTD 1: +${native.hdisplay}x${native.vdisplay} `), 'the monitor\'s mode is the guest\'s preferred one');
+    assert.match(decoded, new RegExp(`DTD 1: .* ${(native.clock / 1000).toFixed(6)} MHz`), 'with the monitor\'s own timing (its pixel clock), not CVT\'s');
     assert.match(decoded, /Display Product Name: 'Virtual-1'/);
     assert.match(decoded, new RegExp(`Serial Number: ${fit.serial}\\b`));
     assert.match(decoded, /EDID conformity: PASS/);

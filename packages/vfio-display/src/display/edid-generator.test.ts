@@ -60,6 +60,17 @@ test('a mode that is no standard timing takes the second descriptor', () => {
   assert.equal(readDtd(edid, 72).hActive, 1360); // CVT rounds the width down to 8 pixels
 });
 
+test('a monitor\'s own timing for the preferred mode: its exact width (CVT would give 1360) and sync polarities; one that does not fit is refused', () => {
+  // 1366x768@60 as monitors list it (DMT 0x51): 85.50 MHz, htotal 1792, vtotal 798, +hsync +vsync.
+  const timing = { pixelClockKhz: 85500, hActive: 1366, hBlank: 426, hSyncOffset: 70, hSyncWidth: 143, vActive: 768, vBlank: 30, vSyncOffset: 3, vSyncWidth: 3, hSyncPositive: true, vSyncPositive: true };
+  const edid = generateEdid({ modes: ['1366x768@60'], timing });
+  assert.deepEqual(readDtd(edid, 54), { clockKhz: 85500, hActive: 1366, hBlank: 426, vActive: 768, vBlank: 30, hSyncOffset: 70, hSyncWidth: 143, vSyncOffset: 3, vSyncWidth: 3 });
+  assert.equal(edid[54 + 17], 0x1e, 'digital separate sync, +vsync, +hsync');
+  assert.equal(generateEdid({ modes: ['1920x1080'] })[54 + 17], 0x1a, 'CVT-RB: +hsync, -vsync');
+  assert.throws(() => generateEdid({ modes: ['1280x768@60'], timing }), InvalidArgumentError);
+  assert.throws(() => generateEdid({ modes: ['1366x768@60'], timing: { ...timing, vSyncOffset: 64 } }), /does not fit a detailed timing descriptor/);
+});
+
 test('parseMode reads WxH and WxH@Hz and rejects absurd modes with typed errors', () => {
   assert.deepEqual(parseMode('1024x768'), { width: 1024, height: 768, refresh: 60 });
   assert.deepEqual(parseMode('640x480@75'), { width: 640, height: 480, refresh: 75 });

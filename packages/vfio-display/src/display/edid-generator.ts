@@ -21,6 +21,9 @@ export interface DetailedTiming {
   readonly vBlank: number;
   readonly vSyncOffset: number;
   readonly vSyncWidth: number;
+  /** Sync polarities; CVT reduced blanking's (+hsync, -vsync) by default. */
+  readonly hSyncPositive?: boolean;
+  readonly vSyncPositive?: boolean;
 }
 
 export interface EdidOptions {
@@ -35,6 +38,12 @@ export interface EdidOptions {
   /** Physical size; defaults give about 96 dpi for the preferred mode. */
   readonly widthMm?: number;
   readonly heightMm?: number;
+  /**
+   * The preferred mode's exact timing (a host monitor's, say) instead of
+   * CVT reduced blanking, which rounds the width down to 8 pixels; its
+   * size must be the first mode's.
+   */
+  readonly timing?: DetailedTiming;
 }
 
 const MODE = /^(\d{1,6})x(\d{1,6})(?:@(\d{1,4}))?$/;
@@ -141,6 +150,10 @@ function standardTiming(mode: DisplayMode): [number, number] | undefined {
 function detailedTimingDescriptor(t: DetailedTiming, widthMm: number, heightMm: number): number[] {
   const clock = Math.round(t.pixelClockKhz / 10);
   if (clock > 0xffff) throw new InvalidArgumentError(`mode ${t.hActive}x${t.vActive}: pixel clock ${t.pixelClockKhz / 1000} MHz exceeds the 655.35 MHz a detailed timing can carry`);
+  // The descriptor's field widths: 12-bit blanking, 10-bit horizontal and 6-bit vertical sync.
+  if (t.hBlank > 4095 || t.vBlank > 4095 || t.hSyncOffset > 1023 || t.hSyncWidth > 1023 || t.vSyncOffset > 63 || t.vSyncWidth > 63) {
+    throw new InvalidArgumentError(`mode ${t.hActive}x${t.vActive}: its blanking or sync does not fit a detailed timing descriptor`);
+  }
   return [
     clock & 0xff,
     clock >> 8,
@@ -159,8 +172,8 @@ function detailedTimingDescriptor(t: DetailedTiming, widthMm: number, heightMm: 
     ((widthMm >> 8) << 4) | (heightMm >> 8),
     0,
     0,
-    // Digital separate sync, +hsync -vsync: CVT reduced blanking's polarities.
-    0x1a,
+    // Digital separate sync and its polarities.
+    0x18 | (t.vSyncPositive === true ? 0x04 : 0) | (t.hSyncPositive === false ? 0 : 0x02),
   ];
 }
 
@@ -199,7 +212,11 @@ export function generateEdid(options: EdidOptions): Uint8Array {
     throw new InvalidArgumentError('widthMm and heightMm must be whole millimetres from 1 to 4095');
   }
 
-  const timings = modes.map(cvtReducedBlanking);
+  const { timing } = options;
+  if (timing && (timing.hActive !== preferred.width || timing.vActive !== preferred.height)) {
+    throw new InvalidArgumentError(`the timing is for ${timing.hActive}x${timing.vActive}, the preferred mode is ${preferred.width}x${preferred.height}`);
+  }
+  const timings = modes.map((m, i) => (i === 0 && timing ? timing : cvtReducedBlanking(m)));
   const descriptors: number[][] = [detailedTimingDescriptor(timings[0] as DetailedTiming, widthMm, heightMm)];
   const standard: number[] = [];
   for (const [i, mode] of modes.entries()) {

@@ -6,11 +6,12 @@
 // EDID that already says all this is not written again: no link cycle, no
 // hot-plug for the guest.
 import type { Display } from '../display/display.js';
-import { fitModes, generateEdid, MODE_LIMITS, type DisplayMode } from '../display/edid-generator.js';
+import { fitModes, generateEdid, MODE_LIMITS, type DetailedTiming, type DisplayMode } from '../display/edid-generator.js';
 import type { EdidUpdateOptions } from '../display/edid.js';
 import { NotFoundError, UnsupportedError } from '../errors.js';
 import type { Card } from '../kms/card.js';
-import { isPreferred, refreshRate } from '../kms/mode.js';
+import { isPreferred, refreshRate, type ModeInfo } from '../kms/mode.js';
+import { DRM_MODE_FLAG_PHSYNC, DRM_MODE_FLAG_PVSYNC } from '../uapi/drm.js';
 import { lazySchema, parse } from '../validate.js';
 
 export interface FitEdidOptions extends EdidUpdateOptions {
@@ -60,12 +61,31 @@ export async function fitGuestToConnector(display: Display, card: Card, connecto
   if (!native) throw new NotFoundError(`${card.path} connector ${connector.name} has no modes (${connector.connection}): no monitor to fit the guest to`);
   const refresh = Math.min(Math.max(Math.round(refreshRate(native)), MODE_LIMITS.minRefresh), MODE_LIMITS.maxRefresh);
   const [mode] = fitModes([{ width: native.hdisplay, height: native.vdisplay, refresh }], edid.limits()) as [DisplayMode];
+  // The monitor's own timing where the guest may have its size; a scaled mode gets CVT's.
+  const timing = mode.width === native.hdisplay && mode.height === native.vdisplay ? timingOf(native) : undefined;
   const sizeMm = connector.mmWidth > 0 && connector.mmHeight > 0 ? { width: connector.mmWidth, height: connector.mmHeight } : null;
   // An EDID monitor name is at most 13 characters.
   const name = connector.name.slice(0, 13);
   const serial = serialOf(`${identity}/${connector.name}`);
-  const blob = generateEdid({ modes: [mode], name, serial, ...(sizeMm && { widthMm: sizeMm.width, heightMm: sizeMm.height }) });
+  const blob = generateEdid({ modes: [mode], name, serial, ...(timing && { timing }), ...(sizeMm && { widthMm: sizeMm.width, heightMm: sizeMm.height }) });
   const written = !(edid.linkState() === 'up' && sameBytes(edid.read(), blob));
   if (written) await edid.update(blob, update);
   return { mode, sizeMm, name, serial, edid: blob, written };
+}
+
+/** A KMS mode as an EDID detailed timing (sync polarities from its flags). */
+export function timingOf(mode: ModeInfo): DetailedTiming {
+  return {
+    pixelClockKhz: mode.clock,
+    hActive: mode.hdisplay,
+    hBlank: mode.htotal - mode.hdisplay,
+    hSyncOffset: mode.hsyncStart - mode.hdisplay,
+    hSyncWidth: mode.hsyncEnd - mode.hsyncStart,
+    vActive: mode.vdisplay,
+    vBlank: mode.vtotal - mode.vdisplay,
+    vSyncOffset: mode.vsyncStart - mode.vdisplay,
+    vSyncWidth: mode.vsyncEnd - mode.vsyncStart,
+    hSyncPositive: (mode.flags & DRM_MODE_FLAG_PHSYNC) !== 0,
+    vSyncPositive: (mode.flags & DRM_MODE_FLAG_PVSYNC) !== 0,
+  };
 }
