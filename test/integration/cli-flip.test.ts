@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { generateEdid } from 'vfio-display';
+import { generateEdid, timingOf, uapi } from 'vfio-display';
 import { openMbochsGuest, openMdpyGuest } from '../lib/bochs-guest.js';
 import { cliFails, CliProcess } from '../lib/cli.js';
 import { findVkmsCard, requireRig, rigKernel, type DrmCard } from '../lib/rig.js';
@@ -88,7 +88,9 @@ test('flip of an mdpy guest (region planes, every kernel): each change of its by
   assert.ok(await scannedOut(card, expected), 'the guest\'s next frame');
   const { status, rest } = await flip.stop('SIGINT');
   assert.equal(status, 0, flip.stderr);
-  assert.match(rest.at(-1) ?? '', /^stopped: timer: 2 frames, 0 dropped, 1 modesets, 2 copies, latency p50 [\d.]+ ms, p99 [\d.]+ ms$/);
+  // A poll during the test's write may copy a torn frame, then the whole one: a copy per frame shown.
+  const stopped = /^stopped: timer: (\d+) frames, 0 dropped, 1 modesets, (\d+) copies, latency p50 [\d.]+ ms, p99 [\d.]+ ms$/.exec(rest.at(-1) ?? '');
+  assert.ok(stopped && Number(stopped[1]) >= 2 && stopped[2] === stopped[1], rest.join('\n'));
 });
 
 // Several VMs, one host output each: the DRM master (here the test) lends an
@@ -118,7 +120,9 @@ for (const kernel of ['no', 'yes'] as const) {
         assert.equal(status, 1, helper.stderr);
         assert.match(helper.stderr, /^vfio-display: .*not leased to this file \(the lease may have been revoked\)/);
       } else {
-        await sleep(200);
+        // The kernel sees the revoke at its next commit and takes its framebuffer off the plane.
+        for (let i = 0; i < 200 && planeDebugState(node, out.primary.id).fb !== 0; i++) await sleep(50);
+        assert.equal(planeDebugState(node, out.primary.id).fb, 0, 'the kernel took the guest off the plane');
         const { status, rest } = await helper.stop('SIGINT');
         assert.equal(status, 0, helper.stderr);
         assert.match(rest.at(-1) ?? '', /^stopped: kernel flips: \d+ frames, \d+ dropped, \d+ modesets, revoked/);
@@ -143,5 +147,8 @@ test('flip --fit-edid: the guest\'s monitor becomes Virtual-1 at its preferred m
   assert.match(lines[0] ?? '', /^guest EDID: monitor "Virtual-1" serial \d+, 1024x768@60 preferred, no physical size \(about 96 dpi\)$/);
   assert.equal(lines[1], `${lines[0] ?? ''} (already so: not rewritten)`);
   const serial = Number(/serial (\d+)/.exec(lines[0] ?? '')?.[1]);
-  assert.deepEqual(g.guest.edid(), generateEdid({ modes: ['1024x768@60'], name: 'Virtual-1', serial }), 'the guest reads that monitor');
+  using vkms = openVkms();
+  const native = vkms.card.connector(vkms.virtual.id).modes.find((m) => (m.type & uapi.drm.DRM_MODE_TYPE_PREFERRED) !== 0);
+  assert.ok(native);
+  assert.deepEqual(g.guest.edid(), generateEdid({ modes: ['1024x768@60'], name: 'Virtual-1', serial, timing: timingOf(native) }), 'the guest reads that monitor, at its timing');
 });

@@ -390,13 +390,14 @@ describe('directFlip of an mdpy guest (region planes) onto vkms', { timeout: 300
       buffers.add(out.card.planeState(out.primary.id).fbId);
     }
     assert.equal(buffers.size, 2, 'two host buffers, taken in turn');
-    // Polls with nothing new: no copy, no commit.
+    // The flip polls on, waiting for a frame: with nothing new, no copy and no commit.
+    const pending = s.next();
     await sleep(100);
     const stats = s.flip.stats;
     assert.deepEqual([stats.frames, stats.copies, stats.imports, stats.modesets], [6, 6, 0, 1]);
     // A change after the quiet polls is shown as the next frame.
     expected = g.draw(7);
-    const f = await s.next();
+    const f = await pending;
     assert.equal(f.seq, 7);
     assert.equal(rgbMismatches(await s.captured(f), expected), 0, 'after the quiet polls');
   });
@@ -429,6 +430,13 @@ describe('the host output after a flip', { timeout: 300_000 }, () => {
     };
     await flipOnce(() => undefined);
     assert.deepEqual(outputState(out), before, 'mode, plane and connector as they were');
+    // Blanked (a mode, not active): put back blanked.
+    out.card.commitBlocking(out.card.atomic().setCrtc(out.crtcId, { active: false, modeId: blob.id }), { allowModeset: true });
+    const blanked = outputState(out);
+    assert.deepEqual([blanked.active, blanked.mode?.hdisplay, blanked.plane.fbId], [false, 800, screen.framebuffer.id]);
+    await flipOnce(() => undefined);
+    assert.deepEqual(outputState(out), blanked, 'blanked as it was');
+    out.card.commitBlocking(out.card.atomic().setCrtc(out.crtcId, { active: true, modeId: blob.id }), { allowModeset: true });
     {
       // vkms takes no writeback clone of Virtual-1: its CRCs say what it composes.
       await using crcs = await CrtcCrcs.open(findVkmsCard());

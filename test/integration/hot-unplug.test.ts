@@ -99,6 +99,7 @@ describe('hot-unplug of an open mdev', { timeout: 300_000 }, () => {
     async () => {
       using out = openVkms();
       const shownBefore = out.card.planeState(out.primary.id);
+      assert.notEqual(shownBefore.fbId, 0, 'fbcon shows its console before the flip');
       const fds = baselineFds();
       const mdev = createMdev('mbochs', 'mbochs-small');
       const display = openDisplay(mdev.uuid);

@@ -86,9 +86,9 @@ export {
   type HandoverFailure,
 } from './errors.js';
 export { DirectFlip, directFlip, type DirectFlipOptions, type DirectFlipStats, type FlipFrame } from './flip/direct-flip.js';
-export { fitGuestToConnector, type FitEdidOptions, type FittedEdid } from './flip/fit-edid.js';
+export { fitGuestToConnector, timingOf, type FitEdidOptions, type FittedEdid } from './flip/fit-edid.js';
 export { LatencyHistogram, type LatencySummary } from './flip/latency.js';
-export { isUnscaled, placeCursor, placePlane, type Fit, type GuestCursor, type GuestGeometry, type Placement, type Size } from './flip/placement.js';
+export { cursorProblem, isUnscaled, placeCursor, placePlane, type CursorLimits, type Fit, type GuestCursor, type GuestGeometry, type Placement, type Size } from './flip/placement.js';
 export { canConvert, FrameConverter, toRgba, type ConvertOptions, type Frame, type RgbaImage } from './image/convert.js';
 export { detile, tiledOffset, tilingOf, TILE_BYTES, type DetileOptions, type Surface, type Tiling } from './image/tiling.js';
 export { encodePng, type PngOptions } from './image/png.js';

@@ -1,8 +1,8 @@
-// vfio-display flip <dev> --drm /dev/dri/cardN: the guest's framebuffer on
-// a host display, zero-copy, flip for flip (directFlip), with live stats:
+// vfio-display flip <dev> --drm /dev/dri/cardN|fd:N: the guest's framebuffer
+// on a host display, zero-copy, flip for flip (directFlip), with live stats:
 // committed by the kernel where it can (kernel-patches), else by this
-// process. Ctrl-C (or --duration) ends it: the host planes are turned off,
-// status 0.
+// process. Ctrl-C (or --duration) ends it: what the output showed before is
+// put back, status 0.
 import { fitGuestToConnector, type FittedEdid } from '../flip/fit-edid.js';
 import { directFlip, type DirectFlipOptions, type DirectFlipStats, type FlipFrame } from '../flip/direct-flip.js';
 import { modifierName } from '../uapi/drm_fourcc.js';
@@ -41,7 +41,7 @@ export function flipStatus(stats: DirectFlipStats, fps?: number): string {
 /** Where the guest's frames go, in words: the same until its mode or placement changes. */
 export function placementText(frame: FlipFrame): string {
   const { primary: g, placement: p } = frame;
-  if (g === null || p === null) return 'guest display off: host plane off';
+  if (g === null || p === null) return 'guest display off';
   return `guest ${g.width}x${g.height} ${g.fourcc} ${modifierName(g.modifier)} shown at ${p.crtc.x},${p.crtc.y} ${p.crtc.width}x${p.crtc.height}`;
 }
 

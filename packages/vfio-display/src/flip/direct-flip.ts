@@ -150,6 +150,9 @@ export interface DirectFlipStats {
   readonly latency: LatencySummary;
 }
 
+/** A kind of guest cursor, as a host cursor plane takes it or not. */
+const cursorKeyOf = (c: DmabufPlane): string => `${c.width}x${c.height} ${fourccString(c.drmFormat)} ${modifierName(c.modifier)}`;
+
 /** How a guest display that is off is shown (DirectFlip.#showOff). */
 type OffWay = 'plane off' | 'black' | 'crtc off';
 
@@ -187,8 +190,9 @@ function pickOutput(card: Card, options: DirectFlipOptions): Output {
         : `${card.path} has no connector ${options.connectorId}`,
     );
   }
-  const current = Number(card.properties.values(connector.id).get('CRTC_ID') ?? 0n);
-  const crtcId = options.crtcId ?? (current || connector.crtcs[0]);
+  const current = card.connectorCrtc(connector.id);
+  // A lessee may see its connector on a CRTC outside the lease: not one it can use.
+  const crtcId = options.crtcId ?? (connector.crtcs.includes(current) ? current : connector.crtcs[0]);
   if (crtcId === undefined || !connector.crtcs.includes(crtcId)) {
     throw new InvalidArgumentError(`connector ${connector.name} cannot be driven by CRTC ${String(crtcId)} (it can by ${connector.crtcs.join(', ') || 'none'})`);
   }
@@ -259,11 +263,14 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   /** How the guest's display being off is shown, for the host mode it was chosen for. */
   #off: { mode: ModeInfo; way: OffWay } | undefined;
   #black: DumbBuffer | undefined;
-  /** Why guest cursors were hidden (each said once). */
-  readonly #cursorWarnings = new Set<string>();
+  /** Kinds of guest cursor (cursorKeyOf) the host showed in a TEST_ONLY commit, and those hidden. */
+  readonly #cursorsTested = new Set<string>();
+  readonly #cursorsHidden = new Set<string>();
   /** What the CRTC showed before this process first changed it. */
   #before: OutputSnapshot | undefined;
   readonly #kernel: boolean;
+  /** Kernel flips on a lessee's card: its own fd is the lease the vGPU gets. */
+  readonly #lesseeCard: boolean;
   /** Kernel flips: the CRTC and plane leased to the vGPU, and its assignment. */
   #lease: Lease | undefined;
   #kernelFlip: KernelFlip | undefined;
@@ -285,6 +292,8 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     this.#card = card;
     this.#output = pickOutput(card, this.#options);
     this.#kernel = useKernel(display, card, this.#options.kernel ?? 'auto');
+    // Asked here, where a refusal is clear: GET_LEASE needs the card to be DRM master.
+    this.#lesseeCard = this.#kernel && card.lessee;
     const { signal } = this.#options;
     this.#signal = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
   }
@@ -365,7 +374,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
         if (frame) yield frame;
       }
     } catch (err) {
-      if (this.#closing.signal.aborted && err === this.#closing.signal.reason && !this.#options.signal?.aborted) return;
+      if (this.#closing.signal.aborted && err === this.#closing.signal.reason) return;
       failed = true;
       throw err;
     } finally {
@@ -406,40 +415,49 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     const { crtcId, planeId, cursorPlaneId } = this.#output;
     const request = card.atomic();
     let placed: Placed | null = null;
-    if (primary) {
-      this.#checkFormat(planeId, primary, 'primary');
-      const source = primary.mode === 'region' ? this.#regionFramebuffer(primary) : this.#framebufferFor(primary);
-      // A region plane's bytes as the last frame left them: nothing to show.
-      if (!source) return undefined;
-      const { fb, geometry } = source;
-      placed = this.#place(geometry, fb.id);
-      placed.change?.apply(request);
-      request.setPlane(planeId, { fbId: fb.id, crtcId, ...placed.placement });
-    }
-    const guestOff = primary ? null : this.#showOff(request);
-    const placement = placed?.placement ?? null;
-    if (cursorPlaneId !== null) {
-      if (primary && placement && cursor && this.#cursorShowable(cursorPlaneId, cursor)) {
-        const at = placeCursor(cursor, placement, primary);
-        const { fb } = this.#framebufferFor(cursor);
-        request.setPlane(cursorPlaneId, { fbId: fb.id, crtcId, src: { x: 0, y: 0, width: cursor.width, height: cursor.height }, crtc: { ...at, width: cursor.width, height: cursor.height } });
-        this.#cursorShown = true;
-      } else if (this.#cursorShown) {
-        request.disablePlane(cursorPlaneId);
-        this.#cursorShown = false;
-      }
-    }
+    let guestOff: OffWay | null = null;
+    let cursorKey: string | null = null;
     const seq = this.#frames + 1;
-    this.#options.beforeCommit?.(request, { seq, primary });
+    try {
+      if (primary) {
+        this.#checkFormat(planeId, primary, 'primary');
+        const source = primary.mode === 'region' ? this.#regionFramebuffer(primary) : this.#framebufferFor(primary);
+        // A region plane's bytes as the last frame left them: nothing to show.
+        if (!source) return undefined;
+        const { fb, geometry } = source;
+        placed = this.#place(geometry, fb.id);
+        placed.change?.apply(request);
+        request.setPlane(planeId, { fbId: fb.id, crtcId, ...placed.placement });
+      } else {
+        guestOff = this.#showOff(request);
+      }
+      const placement = placed?.placement ?? null;
+      if (cursorPlaneId !== null) {
+        if (primary && placement && cursor && this.#cursorShowable(cursorPlaneId, cursor)) {
+          const at = placeCursor(cursor, placement, primary);
+          const { fb } = this.#framebufferFor(cursor);
+          request.setPlane(cursorPlaneId, { fbId: fb.id, crtcId, src: { x: 0, y: 0, width: cursor.width, height: cursor.height }, crtc: { ...at, width: cursor.width, height: cursor.height } });
+          cursorKey = cursorKeyOf(cursor);
+          if (!this.#cursorsTested.has(cursorKey) && !this.#testCursor(request, cursor, placed?.change != null || guestOff === 'crtc off')) cursorKey = null;
+        } else if (this.#cursorShown) {
+          request.disablePlane(cursorPlaneId);
+        }
+      }
+      this.#options.beforeCommit?.(request, { seq, primary });
+    } catch (err) {
+      placed?.change?.blob.close();
+      throw err;
+    }
     const modeset = placed?.change != null || guestOff === 'crtc off';
     const completion = await this.#commitPlaced(request, placed, guestOff === 'crtc off');
+    this.#cursorShown = cursorKey !== null;
     if (guestOff === 'crtc off') this.#outputOff();
     this.#frames = seq;
     // The kernel's flip time where it stamps CLOCK_MONOTONIC (as hrtime), else now.
     const completedAt = card.caps.timestampMonotonic && completion.timestampUs > 0 ? BigInt(completion.timestampUs) * 1000n : process.hrtime.bigint();
     this.#latency.record(completedAt - change.seenAt);
     this.#releaseEvicted();
-    return { seq, source: change.source, primary, cursor, placement, modeset, dropped, seenAt: change.seenAt, completedAt, kernel: null };
+    return { seq, source: change.source, primary, cursor, placement: placed?.placement ?? null, modeset, dropped, seenAt: change.seenAt, completedAt, kernel: null };
   }
 
   /**
@@ -469,7 +487,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     const size = isUnscaled(placed.placement) ? {} : { width: crtc.width, height: crtc.height };
     const where = { crtcId, planeId, x: crtc.x, y: crtc.y, ...size };
     // A lessee cannot lease on (DRM has no sub-leases): its own fd is the lease the vGPU gets.
-    const lease = this.#card.lessee ? this.#card.fd : (this.#lease ??= this.#card.createLease([connector.id, crtcId, planeId])).fd;
+    const lease = this.#lesseeCard ? this.#card.fd : (this.#lease ??= this.#card.createLease([connector.id, crtcId, planeId])).fd;
     if (this.#kernelFlip) {
       const before = this.#kernelFlip.status();
       this.#kernelFlip.reassign(lease, where);
@@ -522,17 +540,43 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     this.#before ??= OutputSnapshot.take(this.#card, crtcId, cursorPlaneId === null ? [planeId] : [planeId, cursorPlaneId]);
   }
 
-  /** Whether the host cursor plane can show the guest's cursor; warns once per reason it cannot. */
+  /** Whether the host cursor plane can show the guest's cursor (format, modifier, size), as far as the card says. */
   #cursorShowable(cursorPlaneId: number, cursor: DmabufPlane): boolean {
+    const key = cursorKeyOf(cursor);
+    if (this.#cursorsHidden.has(key)) return false;
     const host = this.#card.planes.find((p) => p.id === cursorPlaneId);
     const { cursorWidth, cursorHeight, addFb2Modifiers } = this.#card.caps;
     const problem = host && cursorProblem(host, { width: cursorWidth, height: cursorHeight, modifiers: addFb2Modifiers }, cursor);
     if (!problem) return true;
-    if (!this.#cursorWarnings.has(problem)) {
-      this.#cursorWarnings.add(problem);
-      process.emitWarning(`the guest's cursor is hidden: ${problem}`, 'DirectFlipWarning');
-    }
+    this.#hideCursor(key, problem);
     return false;
+  }
+
+  /**
+   * A guest cursor of a new kind (format, modifier, size), TEST_ONLY first:
+   * drivers refuse sizes the card's hint allows (i915: 64/128/256 squares).
+   * Refused, it is taken out of `request` and hidden; refused without it too,
+   * the commit will say what else is wrong.
+   */
+  #testCursor(request: AtomicRequest, cursor: DmabufPlane, allowModeset: boolean): boolean {
+    const key = cursorKeyOf(cursor);
+    try {
+      this.#card.test(request, { allowModeset });
+      this.#cursorsTested.add(key);
+      return true;
+    } catch (err) {
+      if (!(err instanceof AtomicCommitError) || this.#output.cursorPlaneId === null) throw err;
+      request.disablePlane(this.#output.cursorPlaneId);
+      this.#card.test(request, { allowModeset });
+      this.#hideCursor(key, `host cursor plane ${this.#output.cursorPlaneId} refused it (${err.code})`);
+      return false;
+    }
+  }
+
+  /** Hides guest cursors of one kind from now on, saying so once. */
+  #hideCursor(key: string, why: string): void {
+    this.#cursorsHidden.add(key);
+    process.emitWarning(`the guest's ${key} cursor is hidden: ${why}`, 'DirectFlipWarning');
   }
 
   #checkFormat(planeId: number, plane: { readonly drmFormat: number; readonly modifier: bigint }, what: string): void {
@@ -557,6 +601,8 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     if (!mode) throw new Error('DirectFlip: the guest display turned off before anything was shown');
     if (!this.#off || !sameTiming(this.#off.mode, mode)) this.#off = { mode, way: this.#offWayFor(mode) };
     this.#addOff(request, this.#off.way, mode);
+    // When the guest comes back, its first frame is shown even if its bytes did not change.
+    this.#region?.forget();
     return this.#off.way;
   }
 
@@ -571,6 +617,8 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
         if (!(err instanceof AtomicCommitError)) throw err;
       }
     }
+    this.#black?.close();
+    this.#black = undefined;
     return 'crtc off';
   }
 
@@ -715,7 +763,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     const { crtcId, connector } = this.#output;
     const state = this.#card.crtcState(crtcId);
     if (!state.active || !state.mode || !sameTiming(state.mode, mode)) return null;
-    const alone = this.#card.connectorIds.every((id) => (Number(this.#card.properties.values(id).get('CRTC_ID') ?? 0n) === crtcId) === (id === connector.id));
+    const alone = this.#card.connectorIds.every((id) => (this.#card.connectorCrtc(id) === crtcId) === (id === connector.id));
     return alone ? state.mode : null;
   }
 
@@ -723,7 +771,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   #detachOtherConnectors(request: AtomicRequest): void {
     for (const id of this.#card.connectorIds) {
       if (id === this.#output.connector.id) continue;
-      if (Number(this.#card.properties.values(id).get('CRTC_ID') ?? 0n) === this.#output.crtcId) request.setConnector(id, 0);
+      if (this.#card.connectorCrtc(id) === this.#output.crtcId) request.setConnector(id, 0);
     }
   }
 
@@ -744,12 +792,24 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     this.#lease = undefined;
     // A removed vGPU's buffers must not stay on screen: they go with the device.
     const keep = this.#options.keepOnScreen && !this.#kernel && !this.#display.device.removal.aborted;
+    // A revoked lease cannot commit: nothing to try (the kernel took its own framebuffers off).
+    const revoked = this.#kernelStatus?.state === 'revoked';
+    let putBack = false;
     try {
-      if (!card.closed && !keep && this.#before) this.#before.restore();
+      if (!card.closed && !keep && this.#before && !revoked) {
+        this.#before.restore();
+        putBack = true;
+      }
     } finally {
-      for (const fb of this.#framebuffers.values()) fb.close();
+      // Not put back (the restore failed, e.g. a lease revoked under a
+      // userspace flip): RMFB, not CLOSEFB, takes the guest's frames off.
+      const remove = !keep && !putBack;
+      for (const fb of this.#framebuffers.values()) {
+        if (remove) fb.remove();
+        else fb.close();
+      }
       this.#framebuffers.clear();
-      this.#region?.close();
+      this.#region?.close(remove);
       this.#black?.close();
       this.#modeBlob?.close();
       this.#modeBlob = undefined;

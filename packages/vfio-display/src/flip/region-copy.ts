@@ -1,25 +1,36 @@
 // Region planes (mdpy; NVIDIA's vGPUs) live in device memory that no host
 // card can import: they are copied into two dumb buffers of the host card,
-// written in turn, one copy per change of the guest's bytes. Each poll reads
-// the region once into system memory and compares it with the last frame
-// shown, so the dumb buffers (write-combined on real GPUs, slow to read) are
-// only ever written. Double buffering: the buffer written is never the one
-// being scanned out, because a commit completes before the next copy.
+// written in turn, one copy per change of the guest's bytes. Each poll
+// compares the region, row by row in place, with a system-memory copy of
+// the last frame; only a change is copied (from its first differing row)
+// into that copy and then into a dumb buffer, so an idle guest costs one
+// read of its framebuffer per poll, and the dumb buffers (write-combined
+// on real GPUs, slow to read) are only ever written. Double buffering: the
+// buffer written is never the one being scanned out, because a commit
+// completes before the next copy.
 import type { RegionPlane } from '../display/region.js';
 import { MalformedReplyError, UnsupportedError } from '../errors.js';
 import type { Card } from '../kms/card.js';
 import { copyRows, type DumbBuffer } from '../kms/framebuffer.js';
 import { formatInfo, fourccString } from '../uapi/drm_fourcc.js';
 
+/** The first of `height` rows of `rowBytes` where `a` (stride `aStride`) and packed `b` differ; `height` if none does. */
+function firstDifferentRow(a: Uint8Array, aStride: number, b: Uint8Array, rowBytes: number, height: number): number {
+  if (aStride === rowBytes && Buffer.compare(a.subarray(0, rowBytes * height), b) === 0) return height;
+  for (let y = 0; y < height; y++) {
+    if (Buffer.compare(a.subarray(y * aStride, y * aStride + rowBytes), b.subarray(y * rowBytes, (y + 1) * rowBytes)) !== 0) return y;
+  }
+  return height;
+}
+
 export class RegionCopy implements Disposable {
   readonly #card: Card;
   #buffers: DumbBuffer[] = [];
   /** The buffer the next copy goes to. */
   #next = 0;
-  /** The last frame handed out (packed rows), and the poll being compared with it. */
+  /** The last frame handed out, rows packed. */
   #last = new Uint8Array(0);
-  #scratch = new Uint8Array(0);
-  /** Whether #last holds a frame (not so after a new geometry). */
+  /** Whether #last holds a frame to compare with (not after a new geometry or forget()). */
   #haveLast = false;
   #key = '';
   #copies = 0;
@@ -47,9 +58,9 @@ export class RegionCopy implements Disposable {
     }
     const key = `${width}x${height}:${drmFormat}`;
     if (key !== this.#key) this.#allocate(key, plane, row * height);
-    copyRows(bytes, stride, this.#scratch, row, row, height);
-    if (this.#haveLast && Buffer.compare(this.#scratch, this.#last) === 0) return null;
-    [this.#last, this.#scratch] = [this.#scratch, this.#last];
+    const from = this.#haveLast ? firstDifferentRow(bytes, stride, this.#last, row, height) : 0;
+    if (from === height) return null;
+    copyRows(bytes.subarray(from * stride), stride, this.#last.subarray(from * row), row, row, height - from);
     this.#haveLast = true;
     const target = this.#buffers[this.#next];
     if (!target) throw new Error('RegionCopy: buffers missing');
@@ -57,6 +68,11 @@ export class RegionCopy implements Disposable {
     this.#next ^= 1;
     this.#copies++;
     return target;
+  }
+
+  /** The next frame() returns the plane's bytes even if they did not change (the host stopped showing them). */
+  forget(): void {
+    this.#haveLast = false;
   }
 
   #allocate(key: string, plane: RegionPlane, size: number): void {
@@ -70,13 +86,18 @@ export class RegionCopy implements Disposable {
       throw err;
     }
     this.#last = new Uint8Array(size);
-    this.#scratch = new Uint8Array(size);
     this.#key = key;
   }
 
-  /** Closes the host buffers (a plane still showing one keeps it until the next commit: CLOSEFB). */
-  close(): void {
-    for (const buffer of this.#buffers) buffer.close();
+  /**
+   * Closes the host buffers: a plane still showing one keeps the image
+   * until the next commit (CLOSEFB), or with `remove` is turned off (RMFB).
+   */
+  close(remove = false): void {
+    for (const buffer of this.#buffers) {
+      if (remove) buffer.remove();
+      else buffer.close();
+    }
     this.#buffers = [];
     this.#next = 0;
     this.#haveLast = false;

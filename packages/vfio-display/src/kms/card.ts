@@ -436,6 +436,11 @@ export class Card implements Disposable {
     return this.planes.filter((p) => p.crtcs.includes(crtcId) && (type === undefined || p.type === type));
   }
 
+  /** The CRTC a connector is on now (its CRTC_ID), 0 for none. */
+  connectorCrtc(connectorId: number): number {
+    return Number(this.properties.values(connectorId).get('CRTC_ID') ?? 0n);
+  }
+
   /** ACTIVE and MODE_ID of a CRTC now. */
   crtcState(crtcId: number): CrtcState {
     const values = this.properties.values(crtcId);
@@ -600,7 +605,10 @@ function adoptNode(fd: number): DrmFile {
  * /dev/dri/card0, `{ driver: 'vkms' }` for the first card of that driver,
  * or `{ fd }` for a DRM fd handed in (a lease: the card then sees only the
  * leased objects). Commits of a card that is not the DRM master (or whose
- * lease was revoked) fail with a PermissionError or NotFoundError.
+ * lease was revoked) fail with a PermissionError or NotFoundError. A card
+ * from `{ fd }` owns a duplicate, which shares the open file with the fd
+ * handed in: its events are read non-blocking, so that file is O_NONBLOCK
+ * from then on (a DRM fd is only read for its events, by one reader).
  */
 export function openCard(target: string | { readonly driver: string } | { readonly fd: number }, options: OpenCardOptions = {}): Card {
   if (typeof target === 'string') return new Card(openNode(target), options);

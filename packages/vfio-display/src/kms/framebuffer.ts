@@ -30,6 +30,7 @@ export class Framebuffer extends FileResource {
   readonly format: number;
   /** The modifier it was created with, undefined if implicit. */
   readonly modifier: bigint | undefined;
+  #rmfb = false;
 
   constructor(file: DrmFile, id: number, layout: FramebufferLayout, modifier: bigint | undefined) {
     super(file);
@@ -40,16 +41,25 @@ export class Framebuffer extends FileResource {
     this.modifier = modifier;
   }
 
+  /** Closes it with RMFB: any plane still showing it is turned off (close() leaves the image). */
+  remove(): void {
+    this.#rmfb = true;
+    this.close();
+  }
+
   protected destroy(fileOpen: boolean): void {
     if (!fileOpen) return;
-    try {
-      this.file.ioctl(d.DRM_IOCTL_MODE_CLOSEFB, encode(d.drm_mode_closefb, { fb_id: this.id }), 'DRM_IOCTL_MODE_CLOSEFB', `close framebuffer ${this.id}`);
-    } catch (err) {
-      // Kernels before 6.8 have no CLOSEFB (EINVAL for an unknown core ioctl):
-      // RMFB, which also turns off any plane still showing the framebuffer.
-      if (!(err instanceof VfioDisplayError && err.code === 'EINVAL')) throw err;
-      this.file.ioctl(d.DRM_IOCTL_MODE_RMFB, new Uint8Array(new Uint32Array([this.id]).buffer), 'DRM_IOCTL_MODE_RMFB', `remove framebuffer ${this.id}`);
+    if (!this.#rmfb) {
+      try {
+        this.file.ioctl(d.DRM_IOCTL_MODE_CLOSEFB, encode(d.drm_mode_closefb, { fb_id: this.id }), 'DRM_IOCTL_MODE_CLOSEFB', `close framebuffer ${this.id}`);
+        return;
+      } catch (err) {
+        // Kernels before 6.8 have no CLOSEFB (EINVAL for an unknown core ioctl):
+        // RMFB, which also turns off any plane still showing the framebuffer.
+        if (!(err instanceof VfioDisplayError && err.code === 'EINVAL')) throw err;
+      }
     }
+    this.file.ioctl(d.DRM_IOCTL_MODE_RMFB, new Uint8Array(new Uint32Array([this.id]).buffer), 'DRM_IOCTL_MODE_RMFB', `remove framebuffer ${this.id}`);
   }
 }
 
@@ -192,6 +202,12 @@ export class DumbBuffer extends FileResource {
     const row = this.width * this.bytesPerPixel;
     if (pixels.length !== row * this.height) throw new InvalidArgumentError(`expected ${row * this.height} bytes (${this.width}x${this.height}), got ${pixels.length}`);
     copyRows(pixels, row, this.bytes, this.stride, row, this.height);
+  }
+
+  /** Closes it, its framebuffer with RMFB: any plane still showing it is turned off. */
+  remove(): void {
+    this.framebuffer.remove();
+    this.close();
   }
 
   protected destroy(fileOpen: boolean): void {

@@ -3,7 +3,7 @@
 // that was on the output gets its screen back instead of a dark one. The
 // framebuffers are referred to by id; one its owner removed meanwhile
 // leaves its plane off.
-import { AtomicCommitError, VfioDisplayError } from '../errors.js';
+import { AtomicCommitError } from '../errors.js';
 import type { AtomicRequest } from './atomic.js';
 import type { Card, CrtcState, KmsPlaneState } from './card.js';
 
@@ -21,17 +21,13 @@ export class OutputSnapshot {
     this.#card = card;
     this.crtcId = crtcId;
     this.crtc = card.crtcState(crtcId);
-    this.connectorIds = card.connectorIds.filter((id) => this.#connectorCrtc(id) === crtcId);
+    this.connectorIds = card.connectorIds.filter((id) => card.connectorCrtc(id) === crtcId);
     this.planes = new Map(planeIds.map((id) => [id, card.planeState(id)]));
   }
 
   /** The state of `crtcId` and of `planeIds` (planes that can go on it) now. */
   static take(card: Card, crtcId: number, planeIds: readonly number[]): OutputSnapshot {
     return new OutputSnapshot(card, crtcId, planeIds);
-  }
-
-  #connectorCrtc(id: number): number {
-    return Number(this.#card.properties.values(id).get('CRTC_ID') ?? 0n);
   }
 
   /**
@@ -42,17 +38,19 @@ export class OutputSnapshot {
   restore(): RestoreResult {
     const card = this.#card;
     const { active, mode } = this.crtc;
-    const blob = active && mode ? card.createModeBlob(mode) : undefined;
+    // Enabled (a mode) but maybe not active (blanked): both as they were.
+    const blob = mode ? card.createModeBlob(mode) : undefined;
     try {
       const request = (withPlanes: boolean): AtomicRequest => {
-        const r = card.atomic().setCrtc(this.crtcId, { active: blob !== undefined, modeId: blob?.id ?? 0 });
+        const r = card.atomic().setCrtc(this.crtcId, { active: active && blob !== undefined, modeId: blob?.id ?? 0 });
         for (const id of card.connectorIds) {
           const want = this.connectorIds.includes(id) ? this.crtcId : 0;
-          const now = this.#connectorCrtc(id);
+          const now = card.connectorCrtc(id);
           if (now !== want && (now === this.crtcId || want === this.crtcId)) r.setConnector(id, want);
         }
         for (const [id, state] of this.planes) {
-          if (withPlanes && blob && state.fbId !== 0 && state.crtcId === this.crtcId) r.setPlane(id, state);
+          const shown = state.fbId !== 0 && state.crtcId !== 0 && (state.crtcId !== this.crtcId || blob !== undefined);
+          if (withPlanes && shown) r.setPlane(id, state);
           else r.disablePlane(id);
         }
         return r;
@@ -61,8 +59,9 @@ export class OutputSnapshot {
         card.commitBlocking(request(true), { allowModeset: true });
         return 'restored';
       } catch (err) {
-        // A framebuffer removed by its owner: ENOENT from the lookup (EINVAL from some drivers' checks).
-        if (!(err instanceof AtomicCommitError || (err instanceof VfioDisplayError && err.code === 'ENOENT'))) throw err;
+        // A framebuffer its owner removed: FB_ID names nothing, and 6.12's
+        // atomic check refuses the plane (EINVAL). Without the planes, then.
+        if (!(err instanceof AtomicCommitError)) throw err;
         card.commitBlocking(request(false), { allowModeset: true });
         return 'planes off';
       }
