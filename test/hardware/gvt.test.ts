@@ -23,6 +23,7 @@ import {
   toRgba,
   uapi,
   type DeviceHandover,
+  type FlipFrame,
   type PlaneInfo,
 } from 'vfio-display';
 import { gvtConfig, gvtQemuArgs, type GvtConfig } from './gvt-config.js';
@@ -208,5 +209,37 @@ describe('GVT-g hardware tier: through the library', { skip }, () => {
     await sleep(5_000);
     t.diagnostic(JSON.stringify(flip.stats));
     await frames.return();
+  });
+
+  test('userspace flips with the guest cursor: on the host cursor plane, or hidden with a warning, and the flip goes on', { timeout: 120_000 }, async (t) => {
+    const c = need();
+    const cardPath = c.card ?? drmCardOfParent(c.mdev);
+    assert.ok(cardPath, "the vGPU's parent GPU has a DRM card");
+    using card = openCard(cardPath);
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      if (w.name === 'DirectFlipWarning') warnings.push(w.message);
+    };
+    process.on('warning', onWarning);
+    try {
+      const flip = directFlip(display, card, { kernel: false });
+      const frames = flip[Symbol.asyncIterator]();
+      let withCursor: FlipFrame | undefined;
+      for (let i = 0; i < 600 && !withCursor; i++) {
+        const r = await frames.next();
+        assert.ok(!r.done, 'the flip goes on');
+        if (r.value.cursor) withCursor = r.value;
+      }
+      assert.ok(withCursor, 'the guest shows a cursor (move the mouse in the guest if its desktop hides it)');
+      const cursorPlane = flip.output.cursorPlaneId;
+      await sleep(100);
+      const shown = cursorPlane !== null && card.planeState(cursorPlane).fbId !== 0;
+      t.diagnostic(shown ? 'the guest cursor is on the host cursor plane' : `hidden: ${warnings.join('; ')}`);
+      assert.ok(shown || warnings.some((w) => /the guest's .* cursor is hidden/.test(w)), 'shown, or hidden with a DirectFlipWarning');
+      assert.ok(!(await frames.next()).done, 'the flip goes on after the cursor');
+      await flip.close();
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
