@@ -22,15 +22,18 @@ async function unpluggedSamples<T>(guest: BochsGuest, fit: () => Promise<T>): Pr
     if (guest.edid() === null) unplugged++;
   };
   const sampler = setInterval(sample, 2);
+  let immediate: NodeJS.Immediate | undefined;
   try {
     const running = fit();
     // Once the fit's first part has run (a link cycle starts with link down), whatever the sampler's timer does on a busy machine.
-    setImmediate(sample);
+    immediate = setImmediate(sample);
     const result = await running;
     sample();
     return [result, unplugged];
   } finally {
     clearInterval(sampler);
+    // A fit that writes nothing resolves before the immediate runs: it must not sample a guest closed after.
+    clearImmediate(immediate);
   }
 }
 
