@@ -69,6 +69,23 @@ interface Paths extends Common {
     readonly latenciesVblanks: readonly number[];
   }[];
 }
+interface RegionCopy extends Common {
+  readonly rounds: number;
+  readonly phaseMs: number;
+  readonly pollMs: number;
+  readonly changeMs: number;
+  readonly results: {
+    readonly name: string;
+    readonly memcpyMs: Spread;
+    readonly idleCpuMsPerPoll: Spread;
+    readonly idleVsMemcpy: Ratio;
+    readonly changeCpuMs: Spread;
+    readonly changeVsMemcpy: Ratio;
+    readonly copiesPerFrame: Spread;
+    readonly latencyP50Ms: Spread;
+    readonly latencyP99Ms: Spread;
+  }[];
+}
 interface Image extends Common {
   readonly frame: string;
   readonly runs: number;
@@ -217,6 +234,18 @@ const COLOURS: Record<string, string> = { timer: '#c0392b', event: '#2471a3', ke
  * The latency distributions as cumulative curves over all guest frames, one per way and pace
  * (solid: 60 Hz, dashed: flat out), in host vblanks: an SVG of its own.
  */
+function regionSection(r: RegionCopy | undefined): string {
+  if (!r) return missing('region-copy.json');
+  return [
+    `${conditions(r)} ${String(r.rounds)} rounds; per round and size ${String(r.phaseMs / 1000)} s idle and ${String(r.phaseMs / 1000)} s with a new guest frame every ${String(r.changeMs)} ms, polling every ${String(r.pollMs)} ms.`,
+    '',
+    table(
+      ['framebuffer', 'memcpy of a frame, ms', 'CPU per idle poll, ms', 'idle poll / memcpy', 'CPU per frame shown, ms', 'frame / memcpy', 'copies per frame', 'latency p50 / p99, ms'],
+      r.results.map((x) => [x.name, range(x.memcpyMs), range(x.idleCpuMsPerPoll), range(x.idleVsMemcpy), range(x.changeCpuMs), range(x.changeVsMemcpy), range(x.copiesPerFrame), `${f1(x.latencyP50Ms.median)} / ${f1(x.latencyP99Ms.median)}`]),
+    ),
+  ].join('\n');
+}
+
 function pathsSvg(d: Paths): string {
   const W = 720;
   const H = 360;
@@ -397,6 +426,21 @@ skipped was on screen only where the plane happened to show its buffer (with wha
 was drawing into it). The kernel commits every latched surface.
 
 ${pathsSection(load('flip-paths.json') as Paths | undefined)}
+
+## Region planes: a copy per change (rig, mdpy -> vkms)
+
+\`test/bench/region-copy.ts\`: region-plane devices (mdpy; NVIDIA's vGPUs) have no dma-buf to
+import, so \`directFlip\` polls their framebuffer, compares it row by row in place with the last
+frame, and copies only a change into the host dumb buffer not on screen. The benchmark is the
+guest (it writes whole frames into mdpy's BAR0) and, in the same process, the host; the three
+mdpy sizes take turns round by round. CPU is the process's user + system time: per poll while the
+guest is idle (one compare of the framebuffer), and per frame shown while it changes (the polls in
+between included, the guest's own writes taken out), each set against a memcpy of one frame out
+of the framebuffer in the same round. Latency: from the poll that saw the change to the commit's
+completion on vkms (the poll's wait, up to its period, comes on top). A frame shown once a poll
+caught the guest mid-write shows up as more than one copy per frame.
+
+${regionSection(load('region-copy.json') as RegionCopy | undefined)}
 `;
   writeFileSync(join(docsBench, '..', 'benchmarks.md'), doc);
 }

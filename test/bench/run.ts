@@ -2,7 +2,7 @@
 //   node test/dist/bench/run.js [binding] [image] [rig] [report]   (default: all)
 // binding and image run on the host; rig boots the rig's VM once on the
 // patched kernel (test/vm/run builds it if needed) and runs query,
-// change-latency and flip-paths there, then copies their JSON to docs/bench/
+// change-latency, flip-paths and region-copy there, then copies their JSON to docs/bench/
 // with the host's machine and load around the VM run. A benchmark that fails
 // is reported and the others still run; the exit status says whether all ran.
 import { spawnSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { writeReport } from './report.js';
 const repo = join(import.meta.dirname, '..', '..', '..');
 const PARTS = ['binding', 'image', 'rig', 'report'] as const;
 type Part = (typeof PARTS)[number];
-const RIG_BENCHES = ['query', 'change-latency', 'flip-paths'];
+const RIG_BENCHES = ['query', 'change-latency', 'flip-paths', 'region-copy'];
 
 const asked = process.argv.slice(2);
 const unknown = asked.filter((a) => !(PARTS as readonly string[]).includes(a));
@@ -39,7 +39,7 @@ if (parts.has('rig')) {
   const out = join(repo, 'test', 'vm', 'out', 'bench');
   const script = `st=0; for b in ${RIG_BENCHES.join(' ')}; do node test/dist/bench/$b.js || { echo "bench: $b failed"; st=1; }; done; exit $st`;
   const host = machine();
-  run('rig: query, change-latency, flip-paths', join(repo, 'test', 'vm', 'run'), ['--kernel', 'patched', '--out', out, '--timeout', '3600', '--', 'sh', '-c', script]);
+  run('rig: query, change-latency, flip-paths, region-copy', join(repo, 'test', 'vm', 'run'), ['--kernel', 'patched', '--out', out, '--timeout', '3600', '--', 'sh', '-c', script]);
   const hostAround = { ...host, loadAfter: machine().loadavg };
   for (const b of RIG_BENCHES) {
     const file = join(out, `${b}.json`);
