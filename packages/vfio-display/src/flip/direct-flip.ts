@@ -18,7 +18,7 @@ import type { PlaneInfo } from '../display/plane.js';
 import type { RegionPlane } from '../display/region.js';
 import { AtomicCommitError, ClosedError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../errors.js';
 import type { AtomicRequest } from '../kms/atomic.js';
-import { planeSupports, type Card, type CommitCompletion, type Connector } from '../kms/card.js';
+import { scanoutProblem, type Card, type CommitCompletion, type Connector } from '../kms/card.js';
 import type { DumbBuffer, Framebuffer } from '../kms/framebuffer.js';
 import type { Lease } from '../kms/lease.js';
 import { OutputSnapshot } from '../kms/output-snapshot.js';
@@ -263,9 +263,8 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   /** How the guest's display being off is shown, for the host mode it was chosen for. */
   #off: { mode: ModeInfo; way: OffWay } | undefined;
   #black: DumbBuffer | undefined;
-  /** Kinds of guest cursor (cursorKeyOf) the host showed in a TEST_ONLY commit, and those hidden. */
-  readonly #cursorsTested = new Set<string>();
-  readonly #cursorsHidden = new Set<string>();
+  /** Kinds of guest cursor (cursorKeyOf): true once a TEST_ONLY commit showed one, false once hidden. */
+  readonly #cursorKinds = new Map<string, boolean>();
   /** What the CRTC showed before this process first changed it. */
   #before: OutputSnapshot | undefined;
   readonly #kernel: boolean;
@@ -404,7 +403,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
   async #show(change: DisplayChange): Promise<FlipFrame | undefined> {
     const dropped = this.#countDropped(change);
     this.#dropped += dropped;
-    const primary = isDmabufPlane(change.primary) || change.primary?.mode === 'region' ? change.primary : null;
+    const primary = change.primary;
     const cursor = this.#output.cursorPlaneId !== null && isDmabufPlane(change.cursor) ? change.cursor : null;
     // A signal with nothing new to show (e.g. the guest rewrote the same surface
     // address); region planes are polled, their bytes compared below.
@@ -416,11 +415,11 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     const request = card.atomic();
     let placed: Placed | null = null;
     let guestOff: OffWay | null = null;
-    let cursorKey: string | null = null;
+    let cursorShown = false;
     const seq = this.#frames + 1;
     try {
       if (primary) {
-        this.#checkFormat(planeId, primary, 'primary');
+        this.#checkFormat(primary);
         const source = primary.mode === 'region' ? this.#regionFramebuffer(primary) : this.#framebufferFor(primary);
         // A region plane's bytes as the last frame left them: nothing to show.
         if (!source) return undefined;
@@ -433,12 +432,12 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
       }
       const placement = placed?.placement ?? null;
       if (cursorPlaneId !== null) {
-        if (primary && placement && cursor && this.#cursorShowable(cursorPlaneId, cursor)) {
+        const kind = cursor && cursorKeyOf(cursor);
+        if (primary && placement && cursor && kind && this.#cursorShowable(cursorPlaneId, cursor, kind)) {
           const at = placeCursor(cursor, placement, primary);
           const { fb } = this.#framebufferFor(cursor);
           request.setPlane(cursorPlaneId, { fbId: fb.id, crtcId, src: { x: 0, y: 0, width: cursor.width, height: cursor.height }, crtc: { ...at, width: cursor.width, height: cursor.height } });
-          cursorKey = cursorKeyOf(cursor);
-          if (!this.#cursorsTested.has(cursorKey) && !this.#testCursor(request, cursor, placed?.change != null || guestOff === 'crtc off')) cursorKey = null;
+          cursorShown = this.#cursorKinds.get(kind) === true || this.#testCursor(request, kind, placed?.change != null);
         } else if (this.#cursorShown) {
           request.disablePlane(cursorPlaneId);
         }
@@ -450,7 +449,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     }
     const modeset = placed?.change != null || guestOff === 'crtc off';
     const completion = await this.#commitPlaced(request, placed, guestOff === 'crtc off');
-    this.#cursorShown = cursorKey !== null;
+    this.#cursorShown = cursorShown;
     if (guestOff === 'crtc off') this.#outputOff();
     this.#frames = seq;
     // The kernel's flip time where it stamps CLOCK_MONOTONIC (as hrtime), else now.
@@ -471,7 +470,7 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     // The kernel turns the plane off while the guest's display is off, and
     // shows the guest again, in the placement it had, when it comes back.
     if (!primary || (!change.changed.mode && this.#kernelFlip)) return undefined;
-    this.#checkFormat(this.#output.planeId, primary, 'primary');
+    this.#checkFormat(primary);
     const { crtcId, planeId, connector } = this.#output;
     this.#snapshot();
     const placed = this.#placeForKernel(primary);
@@ -540,54 +539,54 @@ export class DirectFlip implements AsyncIterable<FlipFrame> {
     this.#before ??= OutputSnapshot.take(this.#card, crtcId, cursorPlaneId === null ? [planeId] : [planeId, cursorPlaneId]);
   }
 
-  /** Whether the host cursor plane can show the guest's cursor (format, modifier, size), as far as the card says. */
-  #cursorShowable(cursorPlaneId: number, cursor: DmabufPlane): boolean {
-    const key = cursorKeyOf(cursor);
-    if (this.#cursorsHidden.has(key)) return false;
+  /**
+   * Whether guest cursors of this kind may go on the host cursor plane:
+   * known from an earlier frame, else as far as the card says (format,
+   * modifier, size hint); one it cannot show is hidden from now on.
+   */
+  #cursorShowable(cursorPlaneId: number, cursor: DmabufPlane, kind: string): boolean {
+    const known = this.#cursorKinds.get(kind);
+    if (known !== undefined) return known;
     const host = this.#card.planes.find((p) => p.id === cursorPlaneId);
     const { cursorWidth, cursorHeight, addFb2Modifiers } = this.#card.caps;
     const problem = host && cursorProblem(host, { width: cursorWidth, height: cursorHeight, modifiers: addFb2Modifiers }, cursor);
-    if (!problem) return true;
-    this.#hideCursor(key, problem);
-    return false;
+    if (problem) this.#hideCursor(kind, problem);
+    return !problem;
   }
 
   /**
-   * A guest cursor of a new kind (format, modifier, size), TEST_ONLY first:
-   * drivers refuse sizes the card's hint allows (i915: 64/128/256 squares).
-   * Refused, it is taken out of `request` and hidden; refused without it too,
-   * the commit will say what else is wrong.
+   * A new kind of guest cursor, TEST_ONLY first: drivers refuse sizes the
+   * card's hint allows (i915: 64/128/256 squares). Refused, it is taken out
+   * of `request` and hidden; refused without it too, the commit will say
+   * what else is wrong.
    */
-  #testCursor(request: AtomicRequest, cursor: DmabufPlane, allowModeset: boolean): boolean {
-    const key = cursorKeyOf(cursor);
+  #testCursor(request: AtomicRequest, kind: string, allowModeset: boolean): boolean {
     try {
       this.#card.test(request, { allowModeset });
-      this.#cursorsTested.add(key);
+      this.#cursorKinds.set(kind, true);
       return true;
     } catch (err) {
       if (!(err instanceof AtomicCommitError) || this.#output.cursorPlaneId === null) throw err;
       request.disablePlane(this.#output.cursorPlaneId);
       this.#card.test(request, { allowModeset });
-      this.#hideCursor(key, `host cursor plane ${this.#output.cursorPlaneId} refused it (${err.code})`);
+      this.#hideCursor(kind, `host cursor plane ${String(this.#output.cursorPlaneId)} refused it (${err.code})`);
       return false;
     }
   }
 
   /** Hides guest cursors of one kind from now on, saying so once. */
-  #hideCursor(key: string, why: string): void {
-    this.#cursorsHidden.add(key);
-    process.emitWarning(`the guest's ${key} cursor is hidden: ${why}`, 'DirectFlipWarning');
+  #hideCursor(kind: string, why: string): void {
+    this.#cursorKinds.set(kind, false);
+    process.emitWarning(`the guest's ${kind} cursor is hidden: ${why}`, 'DirectFlipWarning');
   }
 
-  #checkFormat(planeId: number, plane: { readonly drmFormat: number; readonly modifier: bigint }, what: string): void {
-    const host = this.#card.planes.find((p) => p.id === planeId);
-    if (host && !planeSupports(host, plane.drmFormat, this.#card.caps.addFb2Modifiers ? plane.modifier : undefined)) {
-      throw new UnsupportedError(
-        `host plane ${planeId} of ${this.#card.path} cannot scan out the guest's ${what} plane (${fourccString(plane.drmFormat)}, ${modifierName(plane.modifier)}); its formats: ${host.formats.map(fourccString).join(' ')}`,
-        { code: 'ERR_VFIO_FORMAT_UNSUPPORTED' },
-      );
-    }
+  /** The guest's primary plane in a format and modifier the host plane scans out, else UnsupportedError. */
+  #checkFormat(plane: PlaneInfo): void {
+    const host = this.#card.planes.find((p) => p.id === this.#output.planeId);
+    const problem = host && scanoutProblem(host, plane.drmFormat, plane.modifier, this.#card.caps.addFb2Modifiers);
+    if (problem) throw new UnsupportedError(`${problem}: the guest's primary plane cannot be shown on ${this.#card.path}`, { code: 'ERR_VFIO_FORMAT_UNSUPPORTED' });
   }
+
 
   /**
    * Adds the guest's display being off to `request`, in the first way the

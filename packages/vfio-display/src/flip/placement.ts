@@ -3,9 +3,9 @@
 // host can show a guest mode that differs from its own. Pure arithmetic,
 // no kernel: directFlip turns the result into SRC_* / CRTC_* properties.
 import type { Rect } from '../kms/atomic.js';
-import { planeSupports, type KmsPlane } from '../kms/card.js';
+import { scanoutProblem, type KmsPlane } from '../kms/card.js';
 import type { FramebufferLayout } from '../kms/framebuffer.js';
-import { DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, formatInfo, fourccString, modifierName } from '../uapi/drm_fourcc.js';
+import { DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, formatInfo } from '../uapi/drm_fourcc.js';
 
 /** The visible part of a guest plane: its size and (extended info) its origin in the buffer. */
 export interface GuestGeometry {
@@ -133,9 +133,8 @@ export interface CursorLimits {
  * does, rather than ending the flip.
  */
 export function cursorProblem(host: KmsPlane, limits: CursorLimits, cursor: { readonly drmFormat: number; readonly modifier: bigint } & Size): string | null {
-  if (!planeSupports(host, cursor.drmFormat, limits.modifiers ? cursor.modifier : undefined)) {
-    return `host cursor plane ${host.id} cannot scan out ${fourccString(cursor.drmFormat)} ${modifierName(cursor.modifier)} (its formats: ${host.formats.map(fourccString).join(' ')})`;
-  }
+  const problem = scanoutProblem(host, cursor.drmFormat, cursor.modifier, limits.modifiers);
+  if (problem) return problem;
   if (limits.width > 0 && limits.height > 0 && (cursor.width > limits.width || cursor.height > limits.height)) {
     return `the guest's ${cursor.width}x${cursor.height} cursor is larger than the host cursor's ${limits.width}x${limits.height}`;
   }

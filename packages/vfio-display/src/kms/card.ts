@@ -6,6 +6,7 @@ import { fromSystemError, InvalidArgumentError, NotFoundError, PermissionError, 
 import { dupCloexec, setNonBlocking, type PointerPatch } from '../sys.js';
 import { decode, encode, readField, viewOf } from '../uapi/codec.js';
 import * as d from '../uapi/drm.js';
+import { fourccString, modifierName } from '../uapi/drm_fourcc.js';
 import { AtomicRequest, atomicIoctl, fromFixed16, type PlaneUpdate, type Rect } from './atomic.js';
 import { DrmFile } from './drm-file.js';
 import { EventReader, type FlipEvent } from './events.js';
@@ -66,6 +67,16 @@ export function planeSupports(plane: KmsPlane, format: number, modifier?: bigint
   if (!plane.formats.includes(format)) return false;
   if (modifier === undefined || plane.modifiers.size === 0) return modifier === undefined || modifier === 0n;
   return plane.modifiers.get(format)?.includes(modifier) ?? false;
+}
+
+/**
+ * Why `plane` cannot scan out a buffer of `format` and `modifier`, or null
+ * if it can; `explicitModifiers`: the card takes modifiers (ADDFB2 with
+ * modifiers), else the buffer goes in with an implicit one.
+ */
+export function scanoutProblem(plane: KmsPlane, format: number, modifier: bigint, explicitModifiers: boolean): string | null {
+  if (planeSupports(plane, format, explicitModifiers ? modifier : undefined)) return null;
+  return `host ${plane.type} plane ${String(plane.id)} cannot scan out ${fourccString(format)} ${modifierName(modifier)} (its formats: ${plane.formats.map(fourccString).join(' ')})`;
 }
 
 export interface Encoder {
