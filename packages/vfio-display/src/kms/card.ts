@@ -3,7 +3,7 @@
 // owns, and commits with their completion events.
 import { constants, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { fromSystemError, InvalidArgumentError, NotFoundError, PermissionError, UnsupportedError, VfioDisplayError } from '../errors.js';
-import { dupCloexec, setNonBlocking, type PointerPatch } from '../sys.js';
+import { close, dupCloexec, setNonBlocking, type PointerPatch } from '../sys.js';
 import { decode, encode, readField, viewOf } from '../uapi/codec.js';
 import * as d from '../uapi/drm.js';
 import { fourccString, modifierName } from '../uapi/drm_fourcc.js';
@@ -593,14 +593,15 @@ export class Card implements Disposable {
  * which its other fds share.
  */
 function adoptNode(fd: number): DrmFile {
-  if (!Number.isInteger(fd) || fd < 0) throw new InvalidArgumentError(`a DRM fd is a non-negative integer, not ${String(fd)}`);
-  let path: string;
+  // dupCloexec refuses what is no fd (InvalidArgumentError) or no open one.
+  const dup = dupCloexec(fd, `duplicate DRM fd ${String(fd)}`);
+  let file: DrmFile;
   try {
-    path = readlinkSync(`/proc/self/fd/${String(fd)}`);
+    file = new DrmFile(dup, `${readlinkSync(`/proc/self/fd/${String(dup)}`)} (fd ${String(fd)})`);
   } catch (err) {
-    throw fromSystemError(err, `look up fd ${String(fd)}`);
+    close(dup, `close the duplicate of DRM fd ${String(fd)}`);
+    throw fromSystemError(err, `look up DRM fd ${String(fd)}`);
   }
-  const file = new DrmFile(dupCloexec(fd, `duplicate DRM fd ${String(fd)} (${path})`), `${path} (fd ${String(fd)})`);
   try {
     setNonBlocking(file.fd, `make DRM fd ${String(fd)} non-blocking`);
   } catch (err) {
