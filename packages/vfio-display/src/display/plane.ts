@@ -57,8 +57,9 @@ export type DrmFbPlane = PlaneCommon & { readonly mode: 'drm-fb'; readonly fbId:
 /** How a query asks for the plane: a dma-buf id, a region index, or a host DRM framebuffer id. */
 export type QueryMode = PlaneMode | 'drm-fb';
 
-/** What names the plane's buffer: "dmabuf 3", "region 16". */
-const bufferName = (p: PlaneInfo): string => `${p.mode} ${p.mode === 'dmabuf' ? p.dmabufId : p.regionIndex}`;
+/** Whether two answers name the same buffer (a dma-buf id, or a region index); no allocation: every poll compares. */
+const sameBuffer = (a: PlaneInfo, b: PlaneInfo): boolean =>
+  a.mode === 'dmabuf' ? b.mode === 'dmabuf' && a.dmabufId === b.dmabufId : b.mode === 'region' && a.regionIndex === b.regionIndex;
 
 export interface PlaneDifference {
   /** Format, modifier, size or stride differ, or one is null: an export of the one is not the other. */
@@ -73,7 +74,7 @@ export function diffPlanes(a: PlaneInfo | null, b: PlaneInfo | null): PlaneDiffe
   const layout = a.drmFormat !== b.drmFormat || a.modifier !== b.modifier || a.width !== b.width || a.height !== b.height || a.stride !== b.stride || a.size !== b.size;
   const any =
     layout ||
-    bufferName(a) !== bufferName(b) ||
+    !sameBuffer(a, b) ||
     a.x !== b.x ||
     a.y !== b.y ||
     a.hotspot?.x !== b.hotspot?.x ||
