@@ -111,24 +111,23 @@ export class EdidRegion {
   async #update(blob: Uint8Array, linkUpDelayMs: number): Promise<void> {
     const { maxSize } = this.limits();
     if (blob.length > maxSize) throw new InvalidArgumentError(`${this.#device.name} takes an EDID of at most ${maxSize} bytes, not ${blob.length} bytes`);
-    let link = this.linkState();
+    const link = this.linkState();
     const previous = this.read();
     this.setLinkState('down');
     try {
+      this.#put(blob);
+    } catch (err) {
+      // The old EDID back, and the link as it was; if even that fails, down rather than half-written.
+      let restored = true;
       try {
-        this.#put(blob);
-      } catch (err) {
-        try {
-          this.#put(previous);
-        } catch {
-          link = 'down';
-        }
-        throw err;
+        this.#put(previous);
+      } catch {
+        restored = false;
       }
-      link = 'up';
-      if (linkUpDelayMs > 0) await sleep(linkUpDelayMs);
-    } finally {
-      this.setLinkState(link);
+      this.setLinkState(restored ? link : 'down');
+      throw err;
     }
+    if (linkUpDelayMs > 0) await sleep(linkUpDelayMs);
+    this.setLinkState('up');
   }
 }

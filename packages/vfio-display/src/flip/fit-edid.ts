@@ -44,8 +44,6 @@ function serialOf(text: string): number {
   return hash;
 }
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
-
 /**
  * Writes the EDID of connector `connectorId` of `card` as the guest's
  * monitor (link down, blob, link up after linkUpDelayMs: EdidRegion.update),
@@ -68,7 +66,7 @@ export async function fitGuestToConnector(display: Display, card: Card, connecto
   const name = connector.name.slice(0, 13);
   const serial = serialOf(`${identity}/${connector.name}`);
   const blob = generateEdid({ modes: [mode], name, serial, ...(timing && { timing }), ...(sizeMm && { widthMm: sizeMm.width, heightMm: sizeMm.height }) });
-  const written = !(edid.linkState() === 'up' && sameBytes(edid.read(), blob));
+  const written = !(edid.linkState() === 'up' && Buffer.compare(edid.read(), blob) === 0);
   if (written) await edid.update(blob, update);
   return { mode, sizeMm, name, serial, edid: blob, written };
 }
